@@ -1,0 +1,37 @@
+"""Shared library of *ML System Design, an executable book*.
+
+One module per concern: ``utils.data`` (loaders and simulators), ``utils.metrics`` (ranking and
+retrieval metrics), ``utils.ann`` (exact and approximate nearest-neighbour indexes and their
+benchmark harness), ``utils.plotting`` (the book's figure style).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import numpy as np
+
+__all__ = ["seed_everything"]
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python's, NumPy's and (if already imported) PyTorch's random number generators.
+
+    Returns a fresh ``numpy.random.Generator`` seeded with ``seed``, which labs should prefer
+    over the legacy global state. ``PYTHONHASHSEED`` is set for child processes only: the hash
+    seed of the running interpreter is fixed at start-up (the Makefile exports it).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (seeding the legacy global state is the point)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    torch = sys.modules.get("torch")  # seed torch only if the lab uses it (importing costs ~3 s)
+    if torch is not None:
+        torch.manual_seed(seed)
+    return np.random.default_rng(seed)

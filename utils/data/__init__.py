@@ -1,0 +1,27 @@
+"""Data loaders (real data sets, cached) and seeded simulators.
+
+- :func:`load_movielens_100k`: MovieLens-100k ratings, users and items.
+- :func:`load_mnist_5k`: 5,000 MNIST digits.
+- :func:`encode_texts`: MiniLM-L6-v2 sentence embeddings, offline, cached.
+- :func:`load_wordpiece_embeddings`: MiniLM's 29.5k learned token vectors (a real ANN set).
+- :func:`clustered_vectors` / :func:`uniform_vectors`: seeded vector generators.
+- :func:`stratified_split`: the benchmark's per-user random split.
+"""
+
+from .mnist import load_mnist_5k
+from .movielens import GENRES, MovieLens, load_movielens_100k
+from .splits import stratified_split
+from .synthetic import clustered_vectors, uniform_vectors
+from .text import encode_texts, load_wordpiece_embeddings
+
+__all__ = [
+    "GENRES",
+    "MovieLens",
+    "clustered_vectors",
+    "encode_texts",
+    "load_mnist_5k",
+    "load_movielens_100k",
+    "load_wordpiece_embeddings",
+    "stratified_split",
+    "uniform_vectors",
+]
