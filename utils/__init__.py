@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["seed_everything"]
+__all__ = ["glue", "seed_everything"]
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -35,3 +35,24 @@ def seed_everything(seed: int) -> np.random.Generator:
     if torch is not None:
         torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def glue(name: str, value: object) -> object:
+    """Record a lab's headline number under ``name`` for the book (MyST-NB glue, not displayed).
+
+    NumPy scalars are converted to Python ``int``/``float`` first, so that pages can format
+    them (``{glue:text}`lab.ipynb::name:.3f```); their repr (``np.float64(0.5)``) would not
+    parse. Returns the stored value.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier-like str, got {name!r}")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"glue {name!r}: value must be a number or str, got {type(value).__name__}")
+    if isinstance(value, float) and not np.isfinite(value):
+        raise ValueError(f"glue {name!r}: value is {value}; a headline number must be finite")
+    from myst_nb import glue as _glue
+
+    _glue(name, value, display=False)
+    return value

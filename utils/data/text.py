@@ -38,7 +38,9 @@ def _encoder():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # keep lab outputs free of load-time progress bars
     return SentenceTransformer(str(model_path()), device="cpu")
 
 

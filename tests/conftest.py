@@ -1,0 +1,49 @@
+"""Shared fixtures for the unit tests of ``utils``: small seeded data and a throw-away cache.
+
+Everything here is small on purpose: the whole suite runs in about a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything imports pyplot: tests never open a window
+
+import numpy as np
+import pytest
+
+from utils.data import clustered_vectors
+
+N_CORPUS, N_QUERIES, DIM = 3_000, 100, 32
+
+
+def _read_only(*arrays: np.ndarray) -> None:
+    """Freeze session-wide arrays, so a test (or a function under test) cannot mutate them."""
+    for a in arrays:
+        a.flags.writeable = False
+
+
+@pytest.fixture(scope="session")
+def clustered() -> tuple[np.ndarray, np.ndarray]:
+    """(X, Q): 3,000 corpus and 100 query vectors of dimension 32 from one seeded mixture."""
+    V, _ = clustered_vectors(N_CORPUS + N_QUERIES, DIM, n_clusters=64, seed=0)
+    X, Q = V[:N_CORPUS].copy(), V[N_CORPUS:].copy()
+    _read_only(X, Q)
+    return X, Q
+
+
+@pytest.fixture(scope="session")
+def small_clustered() -> tuple[np.ndarray, np.ndarray]:
+    """(X, Q): 600 corpus and 40 query vectors of dimension 16, for the quick checks."""
+    V, _ = clustered_vectors(640, 16, n_clusters=16, intrinsic_dim=8, seed=1)
+    X, Q = V[:600].copy(), V[600:].copy()
+    _read_only(X, Q)
+    return X, Q
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    """An empty data cache, selected through ``$MLSD_DATA_CACHE`` for the duration of a test."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MLSD_DATA_CACHE", str(cache))
+    return cache
