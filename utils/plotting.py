@@ -47,6 +47,8 @@ def plot_recall_qps(
 ) -> plt.Axes:
     """ann-benchmarks' plot: recall on x, QPS on a log y axis, up and to the right is better.
     One line per data frame (a parameter sweep of one index, as from ``ann.bench.sweep``)."""
+    if len(frames) == 0:
+        raise ValueError("frames must hold at least one sweep")
     if ax is None:
         _, ax = plt.subplots()
     for j, df in enumerate(frames):

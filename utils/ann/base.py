@@ -21,11 +21,14 @@ from .._checks import as_matrix, check_choice, check_k
 METRICS = ("l2", "ip", "cosine")
 
 
-def normalize_rows(X: np.ndarray) -> np.ndarray:
+def normalize_rows(X: np.ndarray, name: str = "X") -> np.ndarray:
     """Return ``X`` with unit L2-norm rows; zero rows are rejected (their cosine is undefined)."""
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     if (norms == 0).any():
-        raise ValueError("cosine metric: a vector has zero norm, its direction is undefined")
+        row = int(np.flatnonzero(norms[:, 0] == 0)[0])
+        raise ValueError(
+            f"cosine metric: {name}[{row}] has zero norm, so its direction is undefined"
+        )
     return (X / norms).astype(np.float32, copy=False)
 
 
@@ -49,7 +52,7 @@ class Index(ABC):
 
     def _prepare(self, X: object, name: str) -> np.ndarray:
         arr = as_matrix(X, name, dim=self.dim)
-        return normalize_rows(arr) if self.metric == "cosine" else arr
+        return normalize_rows(arr, name) if self.metric == "cosine" else arr
 
     def add(self, X: object) -> Index:
         """Add the rows of ``X`` (n, dim); their ids are ``ntotal .. ntotal + n - 1``."""
@@ -60,8 +63,7 @@ class Index(ABC):
 
     def search(self, Q: object, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(distances, ids)`` of the ``k`` nearest stored vectors for each row of ``Q``."""
-        if self.ntotal == 0:
-            raise ValueError(f"{self.name}: the index is empty; call add() first")
+        self._check_built()
         k = check_k(k, self.ntotal, "k", "the number of indexed vectors")
         arr = self._prepare(np.atleast_2d(np.asarray(Q)) if _is_vector(Q) else Q, "Q")
         return self._search(arr, k)
@@ -69,6 +71,10 @@ class Index(ABC):
     def set_search_param(self, value: int) -> None:
         """Set the speed/recall knob named by ``search_param``."""
         raise ValueError(f"{self.name} has no search-time parameter")
+
+    def _check_built(self) -> None:
+        if self.ntotal == 0:
+            raise ValueError(f"{self.name}: the index is empty; call add() first")
 
     @abstractmethod
     def _add(self, X: np.ndarray) -> None: ...

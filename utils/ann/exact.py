@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_k, check_positive_int
 from .base import Index
 
 
 def topk_smallest(D: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k smallest entries of each row of ``D``, sorted: ``(values, column ids)``."""
+    D = np.asarray(D)
+    if D.ndim != 2 or D.shape[1] == 0:
+        raise ValueError(f"D must be a non-empty 2-D array, got shape {D.shape}")
+    k = check_k(k, D.shape[1], "k", "the number of columns of D")
     if k < D.shape[1]:
         part = np.argpartition(D, k - 1, axis=1)[:, :k]
     else:
@@ -31,7 +36,7 @@ class ExactIndex(Index):
 
     def __init__(self, dim: int, metric: str = "l2", block: int = 1024) -> None:
         super().__init__(dim, metric)
-        self.block = int(block)
+        self.block = check_positive_int(block, "block")
         self._X = np.empty((0, self.dim), dtype=np.float32)
         self._sqnorm = np.empty(0, dtype=np.float32)
 

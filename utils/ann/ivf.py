@@ -140,7 +140,9 @@ class ProductQuantizer:
         return tables.reshape(-1)[flat].sum(axis=1)
 
     def code_bytes(self) -> int:
-        return self.M * self.nbits // 8
+        """Bytes per stored code: one uint8 per sub-quantiser, whatever ``nbits`` (faiss packs
+        codes of fewer than 8 bits; this teaching version does not)."""
+        return self.M
 
 
 class _IVFBase(Index):
@@ -237,6 +239,7 @@ class IVFFlatIndex(_IVFBase):
         return finish_distances(out_d, self.metric), out_i
 
     def memory_bytes(self) -> int:
+        self._check_built()
         return int(self._X.nbytes + self._ids.nbytes + self.centroids.nbytes)
 
 
@@ -316,6 +319,7 @@ class IVFPQIndex(_IVFBase):
         return self.pq.code_bytes() + 8 + (4 * self.dim if self.refine else 0)
 
     def memory_bytes(self) -> int:
+        self._check_built()
         return int(
             self._codes.nbytes
             + self._ids.nbytes

@@ -8,6 +8,7 @@ import tempfile
 
 import numpy as np
 
+from .._checks import check_positive_int
 from .base import Index, finish_distances
 
 
@@ -21,6 +22,9 @@ class FaissIndex(Index):
         import faiss
 
         super().__init__(dim, metric)
+        unknown = set(params) - {"ef_construction", "ef", "nprobe", "refine", "train_size"}
+        if unknown:
+            raise ValueError(f"unknown FaissIndex parameter(s) {sorted(unknown)}")
         self.factory = factory
         faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
         try:
@@ -45,9 +49,9 @@ class FaissIndex(Index):
 
     def set_search_param(self, value: int) -> None:
         if self.search_param == "ef":
-            self._base.hnsw.efSearch = int(value)
+            self._base.hnsw.efSearch = check_positive_int(value, "ef")
         elif self.search_param == "nprobe":
-            self._base.nprobe = int(value)
+            self._base.nprobe = check_positive_int(value, "nprobe")
         else:
             super().set_search_param(value)
 
@@ -57,6 +61,11 @@ class FaissIndex(Index):
             if self.train_size and X.shape[0] > self.train_size:
                 rng = np.random.default_rng(0)
                 sample = X[np.sort(rng.choice(X.shape[0], self.train_size, replace=False))]
+            if "IVF" in self.factory and sample.shape[0] < self._base.nlist:
+                raise ValueError(
+                    f"{self.factory}: training needs at least nlist={self._base.nlist} vectors, "
+                    f"got {sample.shape[0]}"
+                )
             self.index.train(sample)
         self.index.add(X)
 
@@ -70,6 +79,7 @@ class FaissIndex(Index):
         """Size of the serialised index: vectors or codes, ids, links, centroids, codebooks."""
         import faiss
 
+        self._check_built()
         return int(faiss.serialize_index(self.index).size)
 
 
@@ -95,7 +105,7 @@ class HnswlibIndex(Index):
         self.index = None
 
     def set_search_param(self, value: int) -> None:
-        self.ef = int(value)
+        self.ef = check_positive_int(value, "ef")
         if self.index is not None:
             self.index.set_ef(self.ef)
 
@@ -125,6 +135,7 @@ class HnswlibIndex(Index):
 
     def memory_bytes(self) -> int:
         """Size of the saved index file (vectors, links, labels)."""
+        self._check_built()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "index.bin")
             self.index.save_index(path)

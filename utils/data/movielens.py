@@ -185,7 +185,10 @@ def from_grouplens_zip(source: str | Path | bytes) -> MovieLens:
 
         ratings = read("u.data", sep="\t", names=["user_id", "item_id", "rating", "timestamp"])
         users = read(
-            "u.user", sep="|", names=["user_id", "age", "gender", "occupation", "zip_code"]
+            "u.user",
+            sep="|",
+            names=["user_id", "age", "gender", "occupation", "zip_code"],
+            dtype={"zip_code": str},  # keep leading zeros
         )
         item_cols = ["item_id", "title", "release_date", "video_release_date", "imdb_url", *GENRES]
         items = read("u.item", sep="|", names=item_cols, encoding="latin-1")

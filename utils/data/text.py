@@ -7,6 +7,7 @@ embeddings are mean-pooled and L2-normalised (384-d), cached on disk by a hash o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from functools import cache
@@ -44,6 +45,13 @@ def _encoder():
     return SentenceTransformer(str(model_path()), device="cpu")
 
 
+def embedding_cache_path(texts: Sequence[str], cache: str | os.PathLike | None = None) -> Path:
+    """Where ``encode_texts`` caches these texts: the SHA-1 of their JSON list (unambiguous,
+    unlike joining with a separator that a text may itself contain)."""
+    digest = hashlib.sha1(json.dumps(list(texts)).encode("utf-8")).hexdigest()
+    return cache_dir(cache) / "minilm" / f"{digest}.npy"
+
+
 def encode_texts(
     texts: Sequence[str],
     *,
@@ -53,8 +61,8 @@ def encode_texts(
 ) -> np.ndarray:
     """Encode ``texts`` into an (n, 384) float32 array of unit-norm MiniLM embeddings.
 
-    Results are cached in ``data/cache/minilm/<sha1 of the texts>.npy``; a cached file of the
-    wrong shape or with non-finite values is ignored and rewritten.
+    Results are cached in ``data/cache/minilm/<sha1 of the JSON list of texts>.npy``; a cached
+    file of the wrong shape or with non-finite values is ignored and rewritten.
     """
     if isinstance(texts, str) or not isinstance(texts, Sequence):
         raise TypeError("texts must be a sequence of strings (a list, not a single str)")
@@ -63,8 +71,7 @@ def encode_texts(
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
         raise TypeError(f"texts must all be str; item {bad[0]} is {type(texts[bad[0]]).__name__}")
-    digest = hashlib.sha1("\x1f".join(texts).encode("utf-8")).hexdigest()
-    path = cache_dir(cache) / "minilm" / f"{digest}.npy"
+    path = embedding_cache_path(texts, cache)
     if use_cache and path.exists():
         try:
             emb = np.load(path)
