@@ -274,7 +274,7 @@ def test_hnsw_rejects_bad_parameters(kwargs, name):
 def test_hnsw_rejects_bad_ef():
     index = HNSWIndex(16)
     for bad in (0, -1, True, 2.5):
-        with pytest.raises(ValueError, match="ef must be a positive int"):
+        with pytest.raises(ValueError, match="ef must be an int >= 1"):
             index.set_search_param(bad)
 
 

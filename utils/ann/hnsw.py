@@ -43,8 +43,15 @@ def _dist(X, i, q, ip):
     return s
 
 
+# The graph G is a tuple of arrays (links0, deg0, linksU, degU, upper_row): layer-0 links
+# (n, 2M) and their counts (n,); upper-layer links (n_upper, L, M) and counts (n_upper, L) for the
+# nodes with level >= 1, whose row there is upper_row[node]. Unused link slots hold -1.
+
+
 @njit(cache=True)
-def _neighbours(node, level, links0, deg0, linksU, degU, upper_row):
+def _neighbours(node, level, G):
+    """The link array of ``node`` on ``level`` (a view: writes go to the graph) and its count."""
+    links0, deg0, linksU, degU, upper_row = G
     if level == 0:
         return links0[node], deg0[node]
     r = upper_row[node]
@@ -52,12 +59,21 @@ def _neighbours(node, level, links0, deg0, linksU, degU, upper_row):
 
 
 @njit(cache=True)
-def _greedy(X, q, ip, ep, d_ep, level, links0, deg0, linksU, degU, upper_row):
+def _set_degree(node, level, G, value):
+    _, deg0, _, degU, upper_row = G
+    if level == 0:
+        deg0[node] = value
+    else:
+        degU[upper_row[node], level - 1] = value
+
+
+@njit(cache=True)
+def _greedy(X, q, ip, ep, d_ep, level, G):
     """Beam-of-one descent on ``level``: move to a closer neighbour until none is closer."""
     changed = True
     while changed:
         changed = False
-        nbrs, deg = _neighbours(ep, level, links0, deg0, linksU, degU, upper_row)
+        nbrs, deg = _neighbours(ep, level, G)
         for t in range(deg):
             e = nbrs[t]
             d = _dist(X, e, q, ip)
@@ -67,9 +83,7 @@ def _greedy(X, q, ip, ep, d_ep, level, links0, deg0, linksU, degU, upper_row):
 
 
 @njit(cache=True)
-def _search_layer(
-    X, q, ip, ep_ids, ep_d, ef, level, links0, deg0, linksU, degU, upper_row, visited, tag
-):
+def _search_layer(X, q, ip, ep_ids, ep_d, ef, level, G, visited, tag):
     """Beam search of width ``ef`` on one layer (Alg. 2). Returns ids and distances, sorted."""
     cand = [(np.float64(ep_d[0]), np.int64(ep_ids[0]))]  # min-heap of candidates to expand
     best = [(-np.float64(ep_d[0]), np.int64(ep_ids[0]))]  # max-heap (negated) of the ef best
@@ -84,7 +98,7 @@ def _search_layer(
         d_c, c = heapq.heappop(cand)
         if d_c > -best[0][0]:
             break  # the closest unexpanded candidate is worse than the worst kept result
-        nbrs, deg = _neighbours(c, level, links0, deg0, linksU, degU, upper_row)
+        nbrs, deg = _neighbours(c, level, G)
         for t in range(deg):
             e = nbrs[t]
             if visited[e] == tag:
@@ -128,15 +142,12 @@ def _select_heuristic(X, ip, cand_ids, cand_d, m):
 
 
 @njit(cache=True)
-def _connect(X, ip, node, new, level, m_max, links0, deg0, linksU, degU, upper_row):
+def _connect(X, ip, node, new, level, m_max, G):
     """Add the link node -> new on ``level``; re-prune node's list with Alg. 4 if it overflows."""
-    nbrs, deg = _neighbours(node, level, links0, deg0, linksU, degU, upper_row)
+    nbrs, deg = _neighbours(node, level, G)
     if deg < m_max:
         nbrs[deg] = new
-        if level == 0:
-            deg0[node] += 1
-        else:
-            degU[upper_row[node], level - 1] += 1
+        _set_degree(node, level, G, deg + 1)
         return
     ids = np.empty(deg + 1, dtype=np.int64)
     ds = np.empty(deg + 1, dtype=np.float64)
@@ -151,31 +162,11 @@ def _connect(X, ip, node, new, level, m_max, links0, deg0, linksU, degU, upper_r
         nbrs[t] = kept[t]
     for t in range(kept.shape[0], m_max):
         nbrs[t] = -1
-    if level == 0:
-        deg0[node] = kept.shape[0]
-    else:
-        degU[upper_row[node], level - 1] = kept.shape[0]
+    _set_degree(node, level, G, kept.shape[0])
 
 
 @njit(cache=True)
-def _insert_range(
-    X,
-    ip,
-    start,
-    stop,
-    levels,
-    entry,
-    max_level,
-    M,
-    ef_c,
-    links0,
-    deg0,
-    linksU,
-    degU,
-    upper_row,
-    visited,
-    tag,
-):
+def _insert_range(X, ip, start, stop, levels, entry, max_level, M, ef_c, G, visited, tag):
     """Insert elements ``start..stop-1`` one by one (Alg. 1). Returns (entry, max_level, tag)."""
     for i in range(start, stop):
         q = X[i]
@@ -186,38 +177,20 @@ def _insert_range(
         ep = entry
         d_ep = _dist(X, ep, q, ip)
         for lc in range(max_level, lvl, -1):
-            ep, d_ep = _greedy(X, q, ip, ep, d_ep, lc, links0, deg0, linksU, degU, upper_row)
+            ep, d_ep = _greedy(X, q, ip, ep, d_ep, lc, G)
         ep_ids = np.array([ep], dtype=np.int64)
         ep_d = np.array([d_ep], dtype=np.float64)
         for lc in range(min(lvl, max_level), -1, -1):
             tag += 1
-            W_ids, W_d = _search_layer(
-                X,
-                q,
-                ip,
-                ep_ids,
-                ep_d,
-                ef_c,
-                lc,
-                links0,
-                deg0,
-                linksU,
-                degU,
-                upper_row,
-                visited,
-                tag,
-            )
+            W_ids, W_d = _search_layer(X, q, ip, ep_ids, ep_d, ef_c, lc, G, visited, tag)
             chosen = _select_heuristic(X, ip, W_ids, W_d, M)
             m_max = 2 * M if lc == 0 else M
-            nbrs, _ = _neighbours(i, lc, links0, deg0, linksU, degU, upper_row)
+            nbrs, _ = _neighbours(i, lc, G)
             for t in range(chosen.shape[0]):
                 nbrs[t] = chosen[t]
-            if lc == 0:
-                deg0[i] = chosen.shape[0]
-            else:
-                degU[upper_row[i], lc - 1] = chosen.shape[0]
+            _set_degree(i, lc, G, chosen.shape[0])
             for t in range(chosen.shape[0]):
-                _connect(X, ip, chosen[t], i, lc, m_max, links0, deg0, linksU, degU, upper_row)
+                _connect(X, ip, chosen[t], i, lc, m_max, G)
             ep_ids, ep_d = W_ids, W_d
         if lvl > max_level:
             entry, max_level = i, lvl
@@ -225,9 +198,7 @@ def _insert_range(
 
 
 @njit(cache=True)
-def _search_many(
-    X, Q, ip, k, ef, entry, max_level, links0, deg0, linksU, degU, upper_row, visited, tag
-):
+def _search_many(X, Q, ip, k, ef, entry, max_level, G, visited, tag):
     """Alg. 5 for each query row: greedy to layer 1, beam search of width max(ef, k) on 0."""
     nq = Q.shape[0]
     out_i = np.full((nq, k), -1, dtype=np.int64)
@@ -237,7 +208,7 @@ def _search_many(
         ep = entry
         d_ep = _dist(X, ep, q, ip)
         for lc in range(max_level, 0, -1):
-            ep, d_ep = _greedy(X, q, ip, ep, d_ep, lc, links0, deg0, linksU, degU, upper_row)
+            ep, d_ep = _greedy(X, q, ip, ep, d_ep, lc, G)
         tag += 1
         ids, ds = _search_layer(
             X,
@@ -247,11 +218,7 @@ def _search_many(
             np.array([d_ep], dtype=np.float64),
             max(ef, k),
             0,
-            links0,
-            deg0,
-            linksU,
-            degU,
-            upper_row,
+            G,
             visited,
             tag,
         )
@@ -259,6 +226,14 @@ def _search_many(
         out_i[r, :n] = ids[:n]
         out_d[r, :n] = ds[:n]
     return out_d, out_i, tag
+
+
+def check_hnsw_params(M: object, ef_construction: object, ef: object) -> tuple[int, int, int]:
+    """Validate HNSW's three knobs (M >= 2; efConstruction, ef >= 1) and return them as ints."""
+    for arg, val, low in (("M", M, 2), ("ef_construction", ef_construction, 1), ("ef", ef, 1)):
+        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < low:
+            raise ValueError(f"{arg} must be an int >= {low}, got {val!r}")
+    return int(M), int(ef_construction), int(ef)
 
 
 class HNSWIndex(Index):
@@ -281,10 +256,7 @@ class HNSWIndex(Index):
         seed: int = 100,
     ) -> None:
         super().__init__(dim, metric)
-        for arg, val, low in (("M", M, 2), ("ef_construction", ef_construction, 1), ("ef", ef, 1)):
-            if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < low:
-                raise ValueError(f"{arg} must be an int >= {low}, got {val!r}")
-        self.M, self.ef_construction, self.ef = int(M), int(ef_construction), int(ef)
+        self.M, self.ef_construction, self.ef = check_hnsw_params(M, ef_construction, ef)
         self.mL = 1.0 / np.log(self.M)
         self._rng = np.random.default_rng(seed)
         self._ip = metric != "l2"  # cosine runs as inner product on unit vectors
@@ -299,9 +271,7 @@ class HNSWIndex(Index):
         self._visited = np.zeros(0, dtype=np.int64)
 
     def set_search_param(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"ef must be a positive int, got {value!r}")
-        self.ef = int(value)
+        self.ef = check_hnsw_params(self.M, self.ef_construction, value)[2]
 
     def _add(self, X: np.ndarray) -> None:
         n_old, n_new = self.ntotal, X.shape[0]
@@ -336,11 +306,7 @@ class HNSWIndex(Index):
             self.max_level,
             self.M,
             self.ef_construction,
-            self._links0,
-            self._deg0,
-            self._linksU,
-            self._degU,
-            self._upper_row,
+            self._graph(),
             self._visited,
             self._tag,
         )
@@ -354,11 +320,7 @@ class HNSWIndex(Index):
             self.ef,
             self.entry,
             self.max_level,
-            self._links0,
-            self._deg0,
-            self._linksU,
-            self._degU,
-            self._upper_row,
+            self._graph(),
             self._visited,
             self._tag,
         )
@@ -366,6 +328,9 @@ class HNSWIndex(Index):
         if self.metric == "ip":
             d = d - 1.0  # internal 1 - <q, x>  ->  -<q, x>
         return d.astype(np.float32), i
+
+    def _graph(self) -> tuple:
+        return (self._links0, self._deg0, self._linksU, self._degU, self._upper_row)
 
     def memory_bytes(self) -> int:
         return int(

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._checks import check_positive_int
 from .base import Index, finish_distances
+from .hnsw import check_hnsw_params
 
 
 class FaissIndex(Index):
@@ -100,12 +101,12 @@ class HnswlibIndex(Index):
         num_threads: int = 1,
     ) -> None:
         super().__init__(dim, metric)
-        self.M, self.ef_construction, self.ef = M, ef_construction, ef
-        self.seed, self.num_threads = seed, num_threads
+        self.M, self.ef_construction, self.ef = check_hnsw_params(M, ef_construction, ef)
+        self.seed, self.num_threads = seed, check_positive_int(num_threads, "num_threads")
         self.index = None
 
     def set_search_param(self, value: int) -> None:
-        self.ef = check_positive_int(value, "ef")
+        self.ef = check_hnsw_params(self.M, self.ef_construction, value)[2]
         if self.index is not None:
             self.index.set_ef(self.ef)
 
