@@ -99,3 +99,25 @@ def test_grouplens_zip_keeps_leading_zeros_in_zip_codes():
     assert data.users["zip_code"].tolist() == ["01002"]
     assert data.items["genres"].tolist() == ["Western"]
     assert isinstance(data.ratings, pd.DataFrame) and len(data.ratings) == 1
+
+
+def test_temporal_split_respects_time_and_users():
+    from utils.data import temporal_split
+
+    df = pd.DataFrame(
+        {"user_id": [1, 1, 2, 2, 3, 3, 4, 4], "item_id": range(8), "timestamp": range(8)}
+    )
+    train, test = temporal_split(df, 0.5)
+    _, test_all = temporal_split(df, 0.5, drop_unseen_users=False)
+    assert train["timestamp"].max() < test_all["timestamp"].min()
+    assert len(train) == 4
+    assert set(test["user_id"]) <= set(train["user_id"])  # users 3 and 4 are unseen: dropped
+    assert len(test) == 0
+    assert len(test_all) == 4
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match="ratio"):
+            temporal_split(df, bad)
+    with pytest.raises(ValueError, match="no column 'timestamp'"):
+        temporal_split(df.drop(columns="timestamp"))
+    with pytest.raises(ValueError, match="must not be empty"):
+        temporal_split(df.iloc[:0])

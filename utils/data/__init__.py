@@ -5,12 +5,13 @@
 - :func:`encode_texts`: MiniLM-L6-v2 sentence embeddings, offline, cached.
 - :func:`load_wordpiece_embeddings`: MiniLM's 29.5k learned token vectors (a real ANN set).
 - :func:`clustered_vectors` / :func:`uniform_vectors`: seeded vector generators.
-- :func:`stratified_split`: the benchmark's per-user random split.
+- :func:`stratified_split`: the benchmark's per-user random split; :func:`temporal_split`: a
+  global time cut-off.
 """
 
 from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
-from .splits import stratified_split
+from .splits import stratified_split, temporal_split
 from .synthetic import clustered_vectors, uniform_vectors
 from .text import encode_texts, load_wordpiece_embeddings
 
@@ -23,5 +24,6 @@ __all__ = [
     "load_movielens_100k",
     "load_wordpiece_embeddings",
     "stratified_split",
+    "temporal_split",
     "uniform_vectors",
 ]

@@ -43,3 +43,33 @@ def stratified_split(
     train = shuffled[in_train].sort_index()
     test = shuffled[~in_train].sort_index()
     return train, test
+
+
+def temporal_split(
+    ratings: pd.DataFrame,
+    ratio: float = 0.75,
+    *,
+    time_col: str = "timestamp",
+    user_col: str = "user_id",
+    drop_unseen_users: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Global temporal split: train on the earliest ``ratio`` of interactions (by ``time_col``),
+    test on the rest, so no training interaction comes after a test one.
+
+    With ``drop_unseen_users`` the test part keeps only users who appear in train (a model with
+    no features cannot score the others; a production system needs a cold-start path for them).
+    Rows sharing the cut-off timestamp all go to train.
+    """
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+    for col in (time_col, user_col):
+        if col not in ratings.columns:
+            raise ValueError(f"ratings has no column {col!r}; columns are {list(ratings.columns)}")
+    if len(ratings) == 0:
+        raise ValueError("ratings must not be empty")
+    cutoff = np.sort(ratings[time_col].to_numpy())[int(ratio * len(ratings)) - 1]
+    in_train = ratings[time_col].to_numpy() <= cutoff
+    train, test = ratings[in_train], ratings[~in_train]
+    if drop_unseen_users:
+        test = test[test[user_col].isin(train[user_col].unique())]
+    return train, test
