@@ -5,6 +5,8 @@
 - :func:`encode_texts`: MiniLM-L6-v2 sentence embeddings, offline, cached.
 - :func:`load_wordpiece_embeddings`: MiniLM's 29.5k learned token vectors (a real ANN set).
 - :func:`clustered_vectors` / :func:`uniform_vectors`: seeded vector generators.
+- :func:`simulate_position_bias`: impressions and clicks from a position-based click model on
+  real ratings (ground truth exposed).
 - :func:`stratified_split`: the benchmark's per-user random split; :func:`temporal_split`: a
   global time cut-off.
 """
@@ -12,17 +14,24 @@
 from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
 from .splits import stratified_split, temporal_split
-from .synthetic import clustered_vectors, uniform_vectors
+from .synthetic import (
+    attractiveness_from_rating,
+    clustered_vectors,
+    simulate_position_bias,
+    uniform_vectors,
+)
 from .text import encode_texts, load_wordpiece_embeddings
 
 __all__ = [
     "GENRES",
     "MovieLens",
+    "attractiveness_from_rating",
     "clustered_vectors",
     "encode_texts",
     "load_mnist_5k",
     "load_movielens_100k",
     "load_wordpiece_embeddings",
+    "simulate_position_bias",
     "stratified_split",
     "temporal_split",
     "uniform_vectors",

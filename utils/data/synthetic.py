@@ -10,6 +10,7 @@ clusters of very unequal size, anisotropic clusters, and a low intrinsic dimensi
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .._checks import check_positive_int
 
@@ -70,3 +71,88 @@ def uniform_vectors(n: int, dim: int, *, seed: int = 0, normalize: bool = False)
     if normalize:
         X /= np.linalg.norm(X, axis=1, keepdims=True)
     return X
+
+
+def attractiveness_from_rating(rating: object) -> np.ndarray:
+    """Ground-truth click probability of an examined item: ``(2^r - 1) / (2^5 - 1)`` for a 1-5
+    star rating r (1 star -> 0.03, 5 stars -> 1), the graded-relevance gain used for nDCG."""
+    r = np.asarray(rating, dtype=np.float64)
+    if np.isnan(r).any() or (r < 1).any() or (r > 5).any():
+        raise ValueError("rating must hold values in [1, 5]")
+    return (2.0**r - 1.0) / 31.0
+
+
+def simulate_position_bias(
+    ratings: pd.DataFrame,
+    *,
+    n_sessions: int = 100_000,
+    list_len: int = 10,
+    eta: float = 1.0,
+    policy_noise: float = 1.0,
+    promotion: float = 0.0,
+    randomized_share: float = 0.05,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Impressions and clicks from a position-based click model on top of real ratings.
+
+    Each session picks a user uniformly among users with at least ``list_len`` ratings. The
+    logging policy shows ``list_len`` of the items that user rated, ordered by
+    ``log(1 + item popularity) + promotion * z_item + policy_noise * Gumbel noise``: a popularity
+    ranker that knows nothing about the user, plus a fixed per-item boost ``z_item ~ N(0, 1)``
+    unrelated to quality (editorial or business promotion, or an older model's errors).
+    On a ``randomized_share`` of sessions the shown items are shuffled
+    uniformly (result randomisation). Position p (1-based) is examined with probability
+    ``(1/p)^eta``; an examined item is clicked with probability
+    ``attractiveness_from_rating(rating)`` (Richardson et al., 2007; Craswell et al., 2008).
+
+    Returns ``(impressions, examination)``: one row per shown item with columns session,
+    user_id, item_id, position, randomized, attract (the hidden truth), clicked; and the true
+    examination probability of positions 1..list_len.
+    """
+    check_positive_int(n_sessions, "n_sessions")
+    check_positive_int(list_len, "list_len")
+    if not eta >= 0:
+        raise ValueError(f"eta must be >= 0, got {eta}")
+    if not 0.0 <= randomized_share <= 1.0:
+        raise ValueError(f"randomized_share must be in [0, 1], got {randomized_share}")
+    for col in ("user_id", "item_id", "rating"):
+        if col not in ratings.columns:
+            raise ValueError(f"ratings has no column {col!r}")
+    rng = np.random.default_rng(seed)
+    popularity = ratings.groupby("item_id").size()
+    boost = pd.Series(rng.standard_normal(len(popularity)), index=popularity.index)
+    per_user = {u: g for u, g in ratings.groupby("user_id") if len(g) >= list_len}
+    if not per_user:
+        raise ValueError(f"no user has at least list_len={list_len} ratings")
+    users = np.array(sorted(per_user))
+    session_users = rng.choice(users, size=n_sessions)
+    examination = (1.0 / np.arange(1, list_len + 1)) ** eta
+    frames = []
+    order = np.argsort(session_users, kind="stable")
+    bounds = np.flatnonzero(np.diff(session_users[order])) + 1
+    for sessions in np.split(order, bounds):
+        g = per_user[session_users[sessions[0]]]
+        items = g["item_id"].to_numpy()
+        attract = attractiveness_from_rating(g["rating"].to_numpy())
+        base = np.log1p(popularity.loc[items].to_numpy()) + promotion * boost.loc[items].to_numpy()
+        noise = rng.gumbel(size=(len(sessions), len(items)))
+        top = np.argsort(-(base + policy_noise * noise), axis=1)[:, :list_len]
+        randomized = rng.random(len(sessions)) < randomized_share
+        shuffled = rng.permuted(top[randomized], axis=1)
+        top[randomized] = shuffled
+        frames.append(
+            pd.DataFrame(
+                {
+                    "session": np.repeat(sessions, list_len),
+                    "user_id": session_users[sessions[0]],
+                    "item_id": items[top].ravel(),
+                    "position": np.tile(np.arange(1, list_len + 1), len(sessions)),
+                    "randomized": np.repeat(randomized, list_len),
+                    "attract": attract[top].ravel(),
+                }
+            )
+        )
+    log = pd.concat(frames, ignore_index=True).sort_values(["session", "position"])
+    examined = rng.random(len(log)) < examination[log["position"].to_numpy() - 1]
+    log["clicked"] = (examined & (rng.random(len(log)) < log["attract"].to_numpy())).astype(np.int8)
+    return log.reset_index(drop=True), examination
