@@ -79,3 +79,26 @@ def test_bad_input(ratings, kwargs, match):
 def test_missing_column(ratings):
     with pytest.raises(ValueError, match="no column 'rating'"):
         simulate_position_bias(ratings.drop(columns="rating"))
+
+
+def test_engagement_signals(ratings):
+    from utils.data import engagement_signals
+
+    users = np.array([[0, 0], [1, 1]])
+    items = np.array([[0, 1], [0, 1]])
+    out = engagement_signals(ratings, users, items, n_items=30, seed=0)
+    assert out["watch_minutes"].shape == (2, 2)
+    assert ((out["p_like"] > 0) & (out["p_like"] < 1)).all()
+    assert (out["watch_minutes"] <= out["length"]).all()
+    # higher predicted rating -> more watching of the same item and a likelier like
+    order = np.argsort(out["r_hat"][:, 0])
+    assert (np.diff(out["watch_minutes"][order, 0]) >= 0).all()
+    assert (np.diff(out["p_like"][order, 0]) >= 0).all()
+    # the item length is a property of the item, shared across users
+    assert out["length"][0, 0] == out["length"][1, 0]
+    again = engagement_signals(ratings, users, items, n_items=30, seed=0)
+    np.testing.assert_array_equal(out["watch_minutes"], again["watch_minutes"])
+    with pytest.raises(ValueError, match="same shape"):
+        engagement_signals(ratings, users, items[:1], n_items=30)
+    with pytest.raises(ValueError, match="below n_items"):
+        engagement_signals(ratings, users, items + 30, n_items=30)

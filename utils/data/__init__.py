@@ -6,7 +6,8 @@
 - :func:`load_wordpiece_embeddings`: MiniLM's 29.5k learned token vectors (a real ANN set).
 - :func:`clustered_vectors` / :func:`uniform_vectors`: seeded vector generators.
 - :func:`simulate_position_bias`: impressions and clicks from a position-based click model on
-  real ratings (ground truth exposed).
+  real ratings (ground truth exposed); :func:`engagement_signals`: watch minutes and likes
+  conditioned on real ratings.
 - :func:`stratified_split`: the benchmark's per-user random split; :func:`temporal_split`: a
   global time cut-off.
 """
@@ -17,6 +18,7 @@ from .splits import stratified_split, temporal_split
 from .synthetic import (
     attractiveness_from_rating,
     clustered_vectors,
+    engagement_signals,
     simulate_position_bias,
     uniform_vectors,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "attractiveness_from_rating",
     "clustered_vectors",
     "encode_texts",
+    "engagement_signals",
     "load_mnist_5k",
     "load_movielens_100k",
     "load_wordpiece_embeddings",
