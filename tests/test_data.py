@@ -1,4 +1,4 @@
-"""utils.data: MovieLens (cache, rebuild, sources, parsing, validation), the per-user split,
+"""utils.data: MovieLens (cache, rebuild, sources, parsing, validation), the stratified split,
 MNIST 5k, MiniLM text embeddings and word vectors, and the seeded vector generators."""
 
 from __future__ import annotations
@@ -348,9 +348,12 @@ def test_stratified_split_is_deterministic_by_seed(movielens):
 
 def test_stratified_split_other_column_names():
     df = pd.DataFrame({"u": np.repeat([1, 2], 8), "i": np.tile(np.arange(8), 2), "x": 0.0})
-    train, test = stratified_split(df, 0.25, user_col="u", item_col="i", seed=0)
+    train, test = stratified_split(df, 0.25, by="user", user_col="u", item_col="i", seed=0)
     assert train.groupby("u").size().tolist() == [2, 2]
     assert test.groupby("u").size().tolist() == [6, 6]
+    # the default stratifies per item: each of the 8 items keeps round(0.25 * 2) = 0 or 1
+    train_i, _ = stratified_split(df, 0.5, user_col="u", item_col="i", seed=0)
+    assert train_i.groupby("i").size().tolist() == [1] * 8
 
 
 @pytest.mark.parametrize("ratio", [0.0, 1.0, 1.5, -0.25, float("nan")])

@@ -8,8 +8,8 @@
 - :func:`simulate_position_bias`: impressions and clicks from a position-based click model on
   real ratings (ground truth exposed); :func:`engagement_signals`: watch minutes and likes
   conditioned on real ratings.
-- :func:`stratified_split`: the benchmark's per-user random split; :func:`temporal_split`: a
-  global time cut-off.
+- :func:`stratified_split`: the benchmark's random split, stratified per item;
+  :func:`temporal_split`: a global time cut-off.
 """
 
 from .mnist import load_mnist_5k
