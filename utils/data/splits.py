@@ -8,6 +8,17 @@ import pandas as pd
 from .._checks import check_choice
 
 
+def _check_split_inputs(ratings: pd.DataFrame, ratio: float, columns: tuple[str, ...]) -> None:
+    """Shared argument checks of the splitters: ratio in (0, 1), columns present, rows present."""
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+    for col in columns:
+        if col not in ratings.columns:
+            raise ValueError(f"ratings has no column {col!r}; columns are {list(ratings.columns)}")
+    if len(ratings) == 0:
+        raise ValueError("ratings must not be empty")
+
+
 def stratified_split(
     ratings: pd.DataFrame,
     ratio: float = 0.75,
@@ -27,13 +38,7 @@ def stratified_split(
     individual rows differ.
     """
     check_choice(by, "by", ("user", "item"))
-    if not 0.0 < ratio < 1.0:
-        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
-    for col in (user_col, item_col):
-        if col not in ratings.columns:
-            raise ValueError(f"ratings has no column {col!r}; columns are {list(ratings.columns)}")
-    if len(ratings) == 0:
-        raise ValueError("ratings must not be empty")
+    _check_split_inputs(ratings, ratio, (user_col, item_col))
     key = user_col if by == "user" else item_col
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ratings))
@@ -61,13 +66,7 @@ def temporal_split(
     no features cannot score the others; a production system needs a cold-start path for them).
     Rows sharing the cut-off timestamp all go to train.
     """
-    if not 0.0 < ratio < 1.0:
-        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
-    for col in (time_col, user_col):
-        if col not in ratings.columns:
-            raise ValueError(f"ratings has no column {col!r}; columns are {list(ratings.columns)}")
-    if len(ratings) == 0:
-        raise ValueError("ratings must not be empty")
+    _check_split_inputs(ratings, ratio, (time_col, user_col))
     cutoff = np.sort(ratings[time_col].to_numpy())[int(ratio * len(ratings)) - 1]
     in_train = ratings[time_col].to_numpy() <= cutoff
     train, test = ratings[in_train], ratings[~in_train]
