@@ -1,0 +1,44 @@
+"""Image encoders built from torchvision / torch building blocks.
+
+- :class:`SmallCNN`: two conv-BN-ReLU-pool stages (torchvision's ``Conv2dNormActivation``) and a
+  linear projection to ``dim`` (about 23k parameters at the defaults; global average pooling
+  makes it accept any image size). ``normalize=True`` returns unit vectors (for
+  cosine retrieval and contrastive losses).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.ops import Conv2dNormActivation
+
+from .._checks import check_positive_int
+
+
+class SmallCNN(nn.Module):
+    """(batch, in_channels, H, W) images -> (batch, dim) embeddings."""
+
+    def __init__(
+        self, in_channels: int = 1, dim: int = 64, width: int = 32, normalize: bool = False
+    ):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.dim = check_positive_int(dim, "dim")
+        width = check_positive_int(width, "width")
+        self.normalize = bool(normalize)
+        self.features = nn.Sequential(
+            Conv2dNormActivation(in_channels, width, kernel_size=3),
+            nn.MaxPool2d(2),
+            Conv2dNormActivation(width, 2 * width, kernel_size=3),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.proj = nn.Linear(2 * width, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a (batch, {self.in_channels}, H, W) tensor, got {shape}")
+        z = self.proj(self.features(x))
+        return nn.functional.normalize(z, dim=1) if self.normalize else z
