@@ -67,3 +67,16 @@ def test_part_returns_aligned_rows(task):
 def test_bad_arguments_are_named(movielens, kw, match):
     with pytest.raises(ValueError, match=match):
         movielens_clicks(movielens, **kw)
+
+
+def test_side_features_shapes_and_encodings(movielens):
+    from utils.data import movielens_item_texts, movielens_side_features
+
+    F_user, F_item = movielens_side_features(movielens)
+    assert F_user.shape == (943, 30) and F_item.shape == (1682, 404)
+    assert np.allclose(F_user[:, :7].sum(1), 1) and np.allclose(F_user[:, 7:9].sum(1), 1)
+    assert np.allclose(F_user[:, 9:].sum(1), 1)
+    assert np.isfinite(F_item).all()
+    assert np.allclose(np.linalg.norm(F_item[:, 20:], axis=1), 1, atol=1e-4)  # MiniLM unit vectors
+    texts = movielens_item_texts(movielens)
+    assert texts[0].startswith("Toy Story (1995) | ")

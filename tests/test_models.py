@@ -170,3 +170,39 @@ def test_relevant_sets_and_empty_test():
     assert users.tolist() == [1, 2] and rel == [{0, 3}, {1}]
     with pytest.raises(ValueError, match="test must not be empty"):
         relevant_sets(pd.DataFrame({"user_id": [], "item_id": []}))
+
+
+# --- Blend ------------------------------------------------------------------------------------
+
+
+def test_blend_is_the_weighted_sum_of_standardised_scores():
+    from utils.models import Blend
+
+    rng = np.random.default_rng(0)
+    dense = (rng.random((20, 15)) < 0.3).astype(np.float32)
+    dense[:, 0] = 1.0  # every user has at least one item
+    X = sparse.csr_matrix(dense)
+    a, b = EASE(10.0).fit(X), Popularity().fit(X)
+    blend = Blend([a, b], [3, 1], refit=False).fit(X)
+    users = np.arange(5)
+    z = [
+        (s - s.mean(1, keepdims=True)) / s.std(1, keepdims=True)
+        for s in (a.score(users), b.score(users))
+    ]
+    assert np.allclose(blend.score(users), 0.75 * z[0] + 0.25 * z[1], atol=1e-6)
+    only_a = Blend([EASE(10.0)], [1.0]).fit(X)
+    assert (only_a.recommend(users, 3) == a.recommend(users, 3)).all()
+
+
+def test_blend_rejects_bad_weights_and_unfitted_models():
+    from utils.models import Blend
+
+    X = sparse.csr_matrix(np.eye(4, dtype=np.float32))
+    with pytest.raises(ValueError, match="equal length"):
+        Blend([Popularity()], [0.5, 0.5])
+    with pytest.raises(ValueError, match="weights"):
+        Blend([Popularity()], [-1.0])
+    with pytest.raises(TypeError, match="Recommenders"):
+        Blend(["ease"], [1.0])
+    with pytest.raises(ValueError, match="not fitted on this matrix"):
+        Blend([Popularity()], [1.0], refit=False).fit(X)

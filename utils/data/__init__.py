@@ -10,6 +10,8 @@
   conditioned on real ratings.
 - :func:`movielens_clicks`: a click-prediction task (liked = rating >= 4) with user, item and
   point-in-time history features and a per-user temporal split, for the ranking chapters.
+- :func:`movielens_side_features`: dense user (demographics) and item (genres, year, MiniLM
+  title embedding) features for feature towers.
 - :func:`stratified_split`: the benchmark's random split, stratified per item;
   :func:`temporal_split`: a global time cut-off.
 """
@@ -17,6 +19,7 @@
 from .clicks import GENRE_COLUMNS, ClickTask, movielens_clicks
 from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
+from .side_features import movielens_item_texts, movielens_side_features
 from .splits import stratified_split, temporal_split
 from .synthetic import (
     attractiveness_from_rating,
@@ -40,6 +43,8 @@ __all__ = [
     "load_movielens_100k",
     "load_wordpiece_embeddings",
     "movielens_clicks",
+    "movielens_item_texts",
+    "movielens_side_features",
     "simulate_position_bias",
     "stratified_split",
     "temporal_split",

@@ -3,11 +3,12 @@ heads (:mod:`.multitask`) and image encoders (:mod:`.encoders`) are imported fro
 (they need torch, which the recommenders do not import at package import time)."""
 
 from .evaluate import evaluate_topk, popularity_percentile, relevant_sets
-from .recommenders import BPRMF, EASE, ItemKNN, Popularity, Recommender, interaction_matrix
+from .recommenders import BPRMF, EASE, Blend, ItemKNN, Popularity, Recommender, interaction_matrix
 
 __all__ = [
     "BPRMF",
     "EASE",
+    "Blend",
     "ItemKNN",
     "Popularity",
     "Recommender",

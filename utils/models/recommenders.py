@@ -13,6 +13,7 @@ already has and returns the top k, best first.
   ``diag B = 0``), scores ``X B``.
 - :class:`BPRMF`: matrix factorisation trained with Bayesian Personalised Ranking (Rendle et al.,
   UAI 2009): maximise ``log sigmoid(x_ui - x_uj)`` over (user, seen item, unseen item) triples.
+- :class:`Blend`: a weighted sum of per-user standardised scores of several models.
 """
 
 from __future__ import annotations
@@ -225,3 +226,43 @@ class BPRMF(Recommender):
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.U_[users] @ self.V_.T + self.b_[None, :]
+
+
+class Blend(Recommender):
+    """Weighted sum of sub-models' scores, each standardised per user (z-score over the
+    catalogue), so models on different scales mix by the weights alone.
+
+    ``refit=False`` reuses sub-models already fitted on the same matrix (checked by shape and
+    number of interactions); the weights should be chosen on validation data.
+    """
+
+    name = "blend"
+
+    def __init__(self, models: list, weights: list, *, refit: bool = True) -> None:
+        if len(models) == 0 or len(models) != len(weights):
+            raise ValueError(
+                f"models and weights must be non-empty and of equal length, got {len(models)} "
+                f"and {len(weights)}"
+            )
+        w = np.asarray(weights, dtype=np.float64)
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() == 0:
+            raise ValueError(f"weights must be finite, non-negative, not all zero: {weights}")
+        for m in models:
+            if not isinstance(m, Recommender):
+                raise TypeError(f"models must be Recommenders, got {type(m).__name__}")
+        self.models, self.weights, self.refit = list(models), w / w.sum(), bool(refit)
+        self.name = " + ".join(m.name for m in models)
+
+    def _fit(self, X: sparse.csr_matrix) -> None:
+        for m in self.models:
+            if self.refit:
+                m.fit(X)
+            elif not hasattr(m, "X_") or m.X_.shape != X.shape or m.X_.nnz != X.nnz:
+                raise ValueError(f"{m.name} is not fitted on this matrix; use refit=True")
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        total = np.zeros((len(users), self.n_items))
+        for w, m in zip(self.weights, self.models, strict=True):
+            s = m.score(users)
+            total += w * (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-12)
+        return total
