@@ -383,6 +383,19 @@ def test_load_mnist_5k():
     np.testing.assert_array_equal(y_raw, y)
 
 
+def test_mnist_cache_is_written_read_and_rebuilt_when_corrupt(tmp_cache):
+    X, y = load_mnist_5k()
+    path = tmp_cache / "mnist_5k.npz"
+    assert path.exists()
+    X2, y2 = load_mnist_5k()  # from the cache
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    path.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="corrupt"):
+        X3, _ = load_mnist_5k()
+    np.testing.assert_array_equal(X, X3)
+
+
 # --- MiniLM text embeddings -------------------------------------------------------------------
 
 TEXTS = [
