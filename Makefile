@@ -9,6 +9,9 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning threads of
+# torch/LightGBM slow each other down many times over. Results do not depend on it.
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: setup book test test-lax unit lint nbval execute lab clean
 
