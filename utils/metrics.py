@@ -12,6 +12,8 @@ and the Microsoft Recommenders evaluation code:
 - MRR@k = 1 / rank of the first relevant item in the top k (0 if none)
 - AP@k = (1/|rel|) Σ_{i≤k, item_i ∈ rel} precision@i   (divided by the number of relevant items,
   as in the Recommenders benchmark; ``ap_denominator="min"`` divides by min(k, |rel|) instead)
+- bootstrap CI: :func:`bootstrap_ci`, the percentile bootstrap over queries (Efron & Tibshirani,
+  1993) of any per-query metric (``reduce="none"``, or ``average_precision_at_k``)
 - nDCG@k = DCG@k / IDCG@k with DCG@k = Σ_{i≤k} g_i / log2(i + 1); linear gains g_i = rel_i as in
   scikit-learn's ``ndcg_score`` (Järvelin & Kekäläinen, 2002), or ``gains="exponential"``
   for g_i = 2^rel_i − 1 (Burges et al., 2005).
@@ -30,6 +32,7 @@ Relevant = Collection | Mapping
 __all__ = [
     "ann_recall_at_k",
     "average_precision_at_k",
+    "bootstrap_ci",
     "hit_rate_at_k",
     "map_at_k",
     "mrr_at_k",
@@ -181,3 +184,38 @@ def ann_recall_at_k(found: np.ndarray, true: np.ndarray, k: int | None = None) -
     f, t = found[:, :k], true[:, :k]
     hits = sum(len(set(a[a >= 0].tolist()) & set(b.tolist())) for a, b in zip(f, t, strict=True))
     return hits / (k * len(t))
+
+
+def bootstrap_ci(
+    per_query_values: object, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float, float]:
+    """Percentile bootstrap confidence interval of a mean over queries (Efron & Tibshirani, 1993).
+
+    Draw ``n_boot`` resamples of the ``n`` queries with replacement, take each resample's mean,
+    and return ``(mean, low, high)`` with ``low``/``high`` the ``alpha/2`` and ``1 − alpha/2``
+    quantiles of those means (95% at the default ``alpha``). The interval covers query-sampling
+    noise only: a retrained model (another seed) moves the metric by an amount this does not
+    see. To compare two systems on the same queries, pass the per-query *differences* (a paired
+    bootstrap): an interval that excludes 0 is a difference the queries support.
+    """
+    from ._checks import check_positive_int
+
+    try:
+        v = np.asarray(per_query_values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"per_query_values must be numbers: {exc}") from exc
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"per_query_values must be a non-empty 1-D array, got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise ValueError("per_query_values contains NaN or infinite values")
+    n_boot = check_positive_int(n_boot, "n_boot")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // v.size)  # bound the (resamples, n) index matrix
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        means[start:stop] = v[rng.integers(0, v.size, size=(stop - start, v.size))].mean(1)
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(v.mean()), float(low), float(high)

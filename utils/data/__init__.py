@@ -12,6 +12,8 @@
   point-in-time history features and a per-user temporal split, for the ranking chapters.
 - :func:`movielens_side_features`: dense user (demographics) and item (genres, year, MiniLM
   title embedding) features for feature towers.
+- :func:`load_sample_photos`: the real photos bundled with scikit-image and scikit-learn (copy
+  and near-duplicate detection), with :func:`photo_tiles` and :func:`resize_short_side`.
 - :func:`stratified_split`: the benchmark's random split, stratified per item;
   :func:`temporal_split`: a global time cut-off.
 """
@@ -19,6 +21,7 @@
 from .clicks import GENRE_COLUMNS, ClickTask, movielens_clicks
 from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
+from .photos import load_sample_photos, photo_tiles, resize_short_side
 from .side_features import movielens_item_texts, movielens_side_features
 from .splits import stratified_split, temporal_split
 from .synthetic import (
@@ -41,10 +44,13 @@ __all__ = [
     "engagement_signals",
     "load_mnist_5k",
     "load_movielens_100k",
+    "load_sample_photos",
     "load_wordpiece_embeddings",
     "movielens_clicks",
     "movielens_item_texts",
     "movielens_side_features",
+    "photo_tiles",
+    "resize_short_side",
     "simulate_position_bias",
     "stratified_split",
     "temporal_split",

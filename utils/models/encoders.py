@@ -19,17 +19,32 @@ from torchvision.ops import Conv2dNormActivation
 from .._checks import check_positive_int
 
 
-class SmallCNN(nn.Module):
+class _ConvEncoder(nn.Module):
+    """What the conv encoders share: argument checks, the input check and ``proj(features(x))``,
+    L2-normalised when ``normalize``. Subclasses build ``self.features`` and ``self.proj``."""
+
+    def __init__(self, in_channels: int, dim: int, normalize: bool):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.dim = check_positive_int(dim, "dim")
+        self.normalize = bool(normalize)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a (batch, {self.in_channels}, H, W) tensor, got {shape}")
+        z = self.proj(self.features(x))
+        return nn.functional.normalize(z, dim=1) if self.normalize else z
+
+
+class SmallCNN(_ConvEncoder):
     """(batch, in_channels, H, W) images -> (batch, dim) embeddings."""
 
     def __init__(
         self, in_channels: int = 1, dim: int = 64, width: int = 32, normalize: bool = False
     ):
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.dim = check_positive_int(dim, "dim")
+        super().__init__(in_channels, dim, normalize)
         width = check_positive_int(width, "width")
-        self.normalize = bool(normalize)
         self.features = nn.Sequential(
             Conv2dNormActivation(in_channels, width, kernel_size=3),
             nn.MaxPool2d(2),
@@ -40,15 +55,8 @@ class SmallCNN(nn.Module):
         )
         self.proj = nn.Linear(2 * width, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a (batch, {self.in_channels}, H, W) tensor, got {shape}")
-        z = self.proj(self.features(x))
-        return nn.functional.normalize(z, dim=1) if self.normalize else z
 
-
-class DigitCNN(nn.Module):
+class DigitCNN(_ConvEncoder):
     """(batch, in_channels, H, W) -> (batch, dim): two strided conv-BN-ReLU stages, then a linear
     projection of the whole 7x7 feature map (its layout kept, not averaged away).
 
@@ -60,11 +68,8 @@ class DigitCNN(nn.Module):
     def __init__(
         self, in_channels: int = 1, dim: int = 64, width: int = 16, normalize: bool = False
     ):
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.dim = check_positive_int(dim, "dim")
+        super().__init__(in_channels, dim, normalize)
         width = check_positive_int(width, "width")
-        self.normalize = bool(normalize)
         self.features = nn.Sequential(
             Conv2dNormActivation(in_channels, width, kernel_size=5, stride=2),
             Conv2dNormActivation(width, 2 * width, kernel_size=3, stride=2),
@@ -72,10 +77,3 @@ class DigitCNN(nn.Module):
             nn.Flatten(),
         )
         self.proj = nn.Linear(2 * width * 49, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a (batch, {self.in_channels}, H, W) tensor, got {shape}")
-        z = self.proj(self.features(x))
-        return nn.functional.normalize(z, dim=1) if self.normalize else z
