@@ -76,3 +76,17 @@ def test_small_cnn_embeds_and_normalises():
 def test_small_cnn_rejects_wrong_channels():
     with pytest.raises(ValueError, match=r"\(batch, 1, H, W\)"):
         SmallCNN()(torch.randn(2, 3, 28, 28))
+
+
+def test_torch_threads_restores_the_count_even_on_error():
+    from utils._threads import torch_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), torch_threads(1):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive int"), torch_threads(0):
+        pass

@@ -27,6 +27,7 @@ import torch
 from torchvision.transforms import v2
 
 from ._checks import check_positive_int
+from ._threads import torch_threads
 
 __all__ = ["as_image_batch", "augment_views", "digit_augmentations"]
 
@@ -96,10 +97,6 @@ def augment_views(images: torch.Tensor, n_views: int = 2, transform=None) -> tor
     transform = digit_augmentations() if transform is None else transform
     if not callable(transform):
         raise TypeError("transform must be callable (image -> image)")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         views = [torch.stack([transform(img) for img in images]) for _ in range(n_views)]
-    finally:
-        torch.set_num_threads(threads)
     return torch.stack(views)

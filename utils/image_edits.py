@@ -51,6 +51,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from ._checks import check_choice, check_positive_int
+from ._threads import torch_threads
 
 __all__ = [
     "EDIT_TYPES",
@@ -135,14 +136,8 @@ def _one_thread(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        if threads == 1:
+        with torch_threads(1):
             return fn(*args, **kwargs)
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
 
     return wrapper
 
@@ -452,15 +447,10 @@ def train_copy_encoder(
         check_choice(kind, "edit kind", EDIT_TYPES)
     if num_threads is not None:
         num_threads = check_positive_int(num_threads, "num_threads")
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
+    with torch_threads(num_threads):
         return _train_copy_encoder(
             crops, dim, width, input_size, epochs, batch_size, temperature, lr, edit_kinds, seed
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_copy_encoder(

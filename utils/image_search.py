@@ -259,20 +259,19 @@ class TorchEncoder:
     def __call__(self, images: object) -> np.ndarray:
         import torch
 
+        from ._threads import torch_threads
+
         X = self.to_nchw(check_images(images))
-        was_training, threads = self.module.training, torch.get_num_threads()
+        was_training = self.module.training
         self.module.eval()
-        if self.num_threads is not None:
-            torch.set_num_threads(self.num_threads)
         out = []
         try:
-            with torch.no_grad():
+            with torch_threads(self.num_threads), torch.no_grad():
                 for start in range(0, X.shape[0], self.batch_size):
                     batch = torch.from_numpy(X[start : start + self.batch_size])
                     out.append(self.module(batch).detach().cpu().numpy())
         finally:
             self.module.train(was_training)
-            torch.set_num_threads(threads)
         return np.concatenate(out).astype(np.float32, copy=False)
 
     def __repr__(self) -> str:

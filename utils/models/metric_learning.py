@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_positive_int
+from .._threads import torch_threads
 from ..augment import as_image_batch, augment_views
 from ..losses import info_nce_loss, normalized_softmax_loss, triplet_semi_hard_loss
 from .encoders import DigitCNN, SmallCNN
@@ -101,93 +102,56 @@ def train_embedding(
     if temperature is None:
         temperature = 0.2
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _train(
-            X,
-            y_idx,
-            len(classes),
-            loss,
-            epochs,
-            batch_size,
-            lr,
-            seed,
-            augment,
-            dim,
-            width,
-            margin,
-            temperature,
-            arch,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    n_classes = len(classes)
+    with torch_threads(1):  # 28x28 convolutions are too small to split across threads
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        model = (DigitCNN if arch == "digitcnn" else SmallCNN)(1, dim=dim, width=width)
+        params = list(model.parameters())
+        weight = None
+        if loss == "normsoftmax":
+            weight = torch.nn.Parameter(torch.randn(n_classes, dim) * 0.1)
+            params.append(weight)
+        opt = torch.optim.Adam(params, lr=lr)
+        y_t = torch.from_numpy(y_idx.astype(np.int64))
+        by_class = [np.flatnonzero(y_idx == c) for c in range(n_classes)]
 
+        def view(idx: np.ndarray) -> torch.Tensor:
+            batch = X[torch.from_numpy(idx)]
+            return batch if augment is None else augment_views(batch, 1, augment)[0]
 
-def _train(
-    X,
-    y_idx,
-    n_classes,
-    loss,
-    epochs,
-    batch_size,
-    lr,
-    seed,
-    augment,
-    dim,
-    width,
-    margin,
-    temperature,
-    arch,
-) -> nn.Module:
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    model = (DigitCNN if arch == "digitcnn" else SmallCNN)(1, dim=dim, width=width)
-    params = list(model.parameters())
-    weight = None
-    if loss == "normsoftmax":
-        weight = torch.nn.Parameter(torch.randn(n_classes, dim) * 0.1)
-        params.append(weight)
-    opt = torch.optim.Adam(params, lr=lr)
-    y_t = torch.from_numpy(y_idx.astype(np.int64))
-    by_class = [np.flatnonzero(y_idx == c) for c in range(n_classes)]
-
-    def view(idx: np.ndarray) -> torch.Tensor:
-        batch = X[torch.from_numpy(idx)]
-        return batch if augment is None else augment_views(batch, 1, augment)[0]
-
-    n = X.shape[0]
-    model.loss_history = []
-    model.train()
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        total, steps = 0.0, 0
-        for start in range(0, n - 1, batch_size):
-            idx = order[start : start + batch_size]
-            if len(idx) < 2:
-                continue
-            if loss == "infonce":
-                # B/2 queries + their B/2 same-class keys: B forwards a step, like the others
-                q = idx[: max(len(idx) // 2, 2)]
-                pairs = zip(q, y_idx[q], strict=True)
-                keys = np.array([_other(rng, by_class[c], i) for i, c in pairs])
-                both = model(view(np.concatenate([q, keys])))
-                value = info_nce_loss(both[: len(q)], both[len(q) :], temperature)
-            elif loss == "triplet":
-                lab = y_t[idx]
-                if len(torch.unique(lab)) == len(lab):  # tiny last batch without a positive
+        n = X.shape[0]
+        model.loss_history = []
+        model.train()
+        for _ in range(epochs):
+            order = rng.permutation(n)
+            total, steps = 0.0, 0
+            for start in range(0, n - 1, batch_size):
+                idx = order[start : start + batch_size]
+                if len(idx) < 2:
                     continue
-                value = triplet_semi_hard_loss(model(view(idx)), lab, margin)
-            else:
-                value = normalized_softmax_loss(model(view(idx)), y_t[idx], weight, temperature)
-            opt.zero_grad()
-            value.backward()
-            opt.step()
-            total += float(value.detach())
-            steps += 1
-        model.loss_history.append(total / max(steps, 1))
-    model.eval()
-    return model
+                if loss == "infonce":
+                    # B/2 queries + their B/2 same-class keys: B forwards a step, like the others
+                    q = idx[: max(len(idx) // 2, 2)]
+                    pairs = zip(q, y_idx[q], strict=True)
+                    keys = np.array([_other(rng, by_class[c], i) for i, c in pairs])
+                    both = model(view(np.concatenate([q, keys])))
+                    value = info_nce_loss(both[: len(q)], both[len(q) :], temperature)
+                elif loss == "triplet":
+                    lab = y_t[idx]
+                    if len(torch.unique(lab)) == len(lab):  # tiny last batch without a positive
+                        continue
+                    value = triplet_semi_hard_loss(model(view(idx)), lab, margin)
+                else:
+                    value = normalized_softmax_loss(model(view(idx)), y_t[idx], weight, temperature)
+                opt.zero_grad()
+                value.backward()
+                opt.step()
+                total += float(value.detach())
+                steps += 1
+            model.loss_history.append(total / max(steps, 1))
+        model.eval()
+        return model
 
 
 def _other(rng: np.random.Generator, members: np.ndarray, i: int) -> int:
