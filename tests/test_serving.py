@@ -11,9 +11,19 @@ import pytest
 from utils.serving import Pipeline, fanout_percentile, latency_summary
 
 
-def _sleepy(ms):
+class FakeClock:
+    """A clock that only moves when a stage says so: timings exact whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _busy(clock, ms):
     def stage(state):
-        time.sleep(ms / 1e3)
+        clock.now += ms / 1e3
         state.setdefault("trace", []).append(ms)
         return state
 
@@ -21,11 +31,18 @@ def _sleepy(ms):
 
 
 def test_pipeline_runs_stages_in_order_and_times_them():
-    pipe = Pipeline([("a", _sleepy(2)), ("b", _sleepy(5))])
+    clock = FakeClock()
+    pipe = Pipeline([("a", _busy(clock, 2)), ("b", _busy(clock, 5))], clock=clock)
     out, timings = pipe.run({"user": 1})
     assert out["trace"] == [2, 5] and out["user"] == 1
     assert list(timings) == ["a", "b"]
-    assert timings["a"] >= 1.5 and timings["b"] >= 4.5 and timings["b"] > timings["a"]
+    assert timings == pytest.approx({"a": 2.0, "b": 5.0})
+
+
+def test_pipeline_uses_the_wall_clock_by_default():
+    pipe = Pipeline([("wait", lambda s: (time.sleep(0.002), s)[1])])
+    _, timings = pipe.run({})
+    assert timings["wait"] >= 1.5  # a sleep never returns early; no upper bound (machine load)
 
 
 def test_serve_and_summary():
@@ -52,6 +69,7 @@ def test_fanout_percentile_matches_the_closed_form():
         (lambda: Pipeline([]), ValueError, "at least one stage"),
         (lambda: Pipeline([("a", abs), ("a", abs)]), ValueError, "unique"),
         (lambda: Pipeline([("a", 3)]), TypeError, "not callable"),
+        (lambda: Pipeline([("a", abs)], clock=1.0), TypeError, "clock must be a callable"),
         (lambda: Pipeline([("a", lambda s: None)]).run({}), TypeError, "state dict"),
         (lambda: Pipeline([("a", lambda s: s)]).serve([]), ValueError, "must not be empty"),
         (lambda: latency_summary(pd.DataFrame()), ValueError, "must not be empty"),
