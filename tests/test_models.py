@@ -172,6 +172,36 @@ def test_relevant_sets_and_empty_test():
         relevant_sets(pd.DataFrame({"user_id": [], "item_id": []}))
 
 
+def test_split_by_history_buckets_by_training_rows(X):
+    from utils.models.evaluate import split_by_history
+
+    # training history: user rows 0,1 have 2 items, row 2 has 3, row 3 has 1; add a cold user 5
+    Xc = interaction_matrix(PAIRS, 5, 5)
+    test = pd.DataFrame({"user_id": [1, 3, 4, 5, 5], "item_id": [3, 4, 5, 1, 2]})
+    parts = split_by_history(test, Xc, edges=(0, 1, 3))
+    assert list(parts) == ["0", "1-2", "3+"]
+    assert parts["0"]["user_id"].tolist() == [5, 5]
+    assert parts["1-2"]["user_id"].tolist() == [1, 4]
+    assert parts["3+"]["user_id"].tolist() == [3]
+    assert list(split_by_history(test, Xc, edges=(0, 10))) == ["0-9"]  # empty "10+" left out
+    for bad in ((1, 2), (0, 0), ()):
+        with pytest.raises(ValueError, match="edges"):
+            split_by_history(test, Xc, edges=bad)
+    with pytest.raises(ValueError, match="outside"):
+        split_by_history(test, X)  # user 5 is not a row of the four-user X
+    with pytest.raises(ValueError, match="empty"):
+        split_by_history(test.iloc[:0], Xc)
+
+
+def test_movielens_tuned_values_are_usable():
+    from utils.models.recommenders import MOVIELENS_100K_TUNED as T
+
+    assert ItemKNN(int(T["itemknn_k"])).k_neighbours == T["itemknn_k"]
+    assert EASE(T["ease_lambda"]).l2 == T["ease_lambda"]
+    assert T["two_tower_temperature"] > 0 and 0 <= T["blend_weight_two_tower"] <= 1
+    assert T["bpr_l2"] > 0
+
+
 # --- Blend ------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ relevant items. Beyond accuracy it reports catalogue coverage and popularity bia
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -51,3 +53,40 @@ def evaluate_topk(
         "coverage": len(np.unique(top)) / model.n_items,
         "popularity_bias": float(pop[top].mean()),
     }
+
+
+def split_by_history(
+    test: pd.DataFrame,
+    X,
+    edges: tuple[int, ...] = (0, 1, 100),
+    *,
+    user_col: str = "user_id",
+    offset: int = 1,
+) -> dict[str, pd.DataFrame]:
+    """Slices of ``test`` by each user's training-history length (the row sums of ``X``).
+
+    ``edges`` are the ascending lower bounds of the buckets and start at 0: the default
+    ``(0, 1, 100)`` gives ``"0"`` (cold users, no training interaction), ``"1-99"`` and
+    ``"100+"``. Buckets with no test rows are left out. Users are ``test[user_col] - offset``.
+    """
+    edges = tuple(int(e) for e in edges)
+    if not edges or edges[0] != 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ValueError(f"edges must be strictly increasing and start at 0, got {edges}")
+    if len(test) == 0:
+        raise ValueError("test must not be empty")
+    history = np.asarray(X.sum(axis=1)).ravel()
+    users = test[user_col].to_numpy() - offset
+    if users.min() < 0 or users.max() >= len(history):
+        raise ValueError(f"test holds users outside the {len(history)} rows of X")
+    n = history[users]
+    out = {}
+    for j, lo in enumerate(edges):
+        hi = edges[j + 1] if j + 1 < len(edges) else None
+        if hi is None:
+            label, mask = f"{lo}+", n >= lo
+        else:
+            label = str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}"
+            mask = (n >= lo) & (n < hi)
+        if mask.any():
+            out[label] = test[mask]
+    return out
