@@ -13,7 +13,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # torch/LightGBM slow each other down many times over. Results do not depend on it.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup book test test-lax unit lint nbval execute lab clean
+.PHONY: setup book test test-fast unit lint nbval execute lab clean
 
 setup: $(VENV)/.installed
 
@@ -34,21 +34,35 @@ lint: setup
 unit: setup
 	$(PY) -m pytest tests -q
 
+# Labs under nbval: every cell runs and its asserts must hold; glued values are compared with the
+# committed ones within the bands of tests/glue_tolerances.toml (tests/labcheck.py); only cells
+# tagged `nbval` (deterministic text) are compared byte for byte. Labs run NBVAL_WORKERS at a time,
+# each whole lab on one worker (--dist loadfile).
+NBVAL_WORKERS ?= 2
+NBVAL := $(PY) -m pytest -q -p no:cacheprovider -p tests.labcheck --nbval-lax \
+	--nbval-sanitize-with tests/sanitize.cfg -n $(NBVAL_WORKERS) --dist loadfile
 nbval: setup
-	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
+	$(NBVAL) $(or $(LABS),$(NOTEBOOKS))
 
 test: lint unit nbval book
 
-test-lax: setup
-	$(PY) -m ruff check utils tests
-	$(PY) -m pytest tests -q
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax $(NOTEBOOKS)
-	$(JB) build . -n -W --keep-going
+# The inner loop: lint, unit tests and only the labs changed since origin/main (or, without that
+# remote, since HEAD), or the ones given as LABS="notebooks/a.ipynb ...".
+CHANGED_LABS = $(shell base=$$(git merge-base HEAD origin/main 2>/dev/null || echo HEAD); \
+	{ git diff --name-only $$base -- notebooks; git ls-files --others --exclude-standard notebooks; } \
+	| grep -E '\.ipynb$$' | grep -v '/\.' | sort -u | while read -r f; do [ -f "$$f" ] && echo "$$f"; done)
+test-fast: lint unit
+	@labs="$(or $(LABS),$(CHANGED_LABS))"; \
+	if [ -z "$$labs" ]; then echo "test-fast: no lab changed; give LABS=... to run some"; \
+	else echo "test-fast: $$labs"; $(NBVAL) $$labs; fi
 
+# `make execute LABS="notebooks/a.ipynb notebooks/b.ipynb"` re-runs only those labs. Each run holds
+# a machine-wide lock, so two labs never execute at once and their recorded cell times stay honest.
+LAB_LOCK ?= /tmp/mlsd-execute.lock
 execute: setup
-	for nb in $(NOTEBOOKS); do \
+	for nb in $(or $(LABS),$(NOTEBOOKS)); do \
 	  echo "== $$nb"; \
-	  $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+	  flock $(LAB_LOCK) $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=900 "$$nb" || exit 1; \
 	done
 
