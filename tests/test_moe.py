@@ -80,6 +80,21 @@ def test_load_cv_extremes():
         load_cv(torch.zeros(4))
 
 
+@pytest.mark.parametrize("n, k", [(8, 2), (8, 1), (6, 3)])
+def test_load_cv_worst_case_under_top_k_routing(n, k):
+    """k distinct experts per token: the worst load is k experts sharing everything."""
+    idx = torch.arange(k).repeat(50, 1)  # every token picks experts 0..k-1
+    load = expert_load(idx, n)
+    assert load.max() == pytest.approx(1 / k)
+    assert float(load.max()) * n == pytest.approx(n / k)
+    assert load_cv(load) == pytest.approx(math.sqrt(n / k - 1))
+    # any other top-k routing is at or below that bound
+    gen = torch.Generator().manual_seed(0)
+    skewed = torch.stack([torch.randperm(n, generator=gen)[:k] for _ in range(200)])
+    skewed[:150] = torch.arange(k)
+    assert load_cv(expert_load(skewed, n)) <= math.sqrt(n / k - 1) + 1e-6
+
+
 def test_balancing_loss_matches_hand_computation():
     probs = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.1, 0.4], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
     idx = torch.tensor([[0, 1], [0, 2], [2, 1], [0, 1]])

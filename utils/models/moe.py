@@ -64,7 +64,12 @@ def expert_load(idx: torch.Tensor, n_experts: int) -> torch.Tensor:
 
 def load_cv(load: torch.Tensor) -> float:
     """Coefficient of variation of a load vector, std / mean (population std): 0 when perfectly
-    balanced, ``sqrt(n - 1)`` when one of ``n`` experts takes everything."""
+    balanced, ``sqrt(n - 1)`` when one of ``n`` experts takes everything.
+
+    Under top-``k`` routing a token's ``k`` picks are distinct experts, so no expert receives
+    more than ``1/k`` of the assignments (``expert_load``): the worst case is ``k`` experts
+    sharing all of them, a CV of ``sqrt(n / k - 1)`` and a busiest expert at ``n / k`` times its
+    fair share (``sqrt(3)`` and 4x for 8 experts, top-2)."""
     if not isinstance(load, torch.Tensor) or load.ndim != 1 or load.numel() < 2:
         raise ValueError("load must be a 1-D tensor over at least 2 experts")
     mean = load.float().mean()
