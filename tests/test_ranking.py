@@ -25,9 +25,11 @@ from utils.models.ranking import (
     fit_ranker,
     flops_per_candidate,
     group_auc,
+    paired_auc_bootstrap,
     pairwise_logistic_loss,
     predict_logits,
     predict_proba,
+    weighted_auc,
 )
 
 CARD = {"user": 5, "item": 7, "occupation": 3}
@@ -302,6 +304,53 @@ def test_pairwise_loss_matches_the_pair_average():
     assert zero.item() == 0.0 and zero.requires_grad
 
 
+def test_pairwise_loss_with_groups_keeps_only_within_group_pairs():
+    s = torch.tensor([2.0, -1.0, 0.5, 0.0, 3.0])
+    y = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0])
+    g = torch.tensor([0, 0, 1, 1, 0])
+    pairs = [(0, 1), (0, 4), (2, 3)]  # (pos, neg) pairs that share a group
+    manual = np.mean([np.log1p(np.exp(-(s[i] - s[j]).item())) for i, j in pairs])
+    assert pairwise_logistic_loss(s, y, g).item() == pytest.approx(manual, rel=1e-6)
+    # shifting one group's scores leaves the within-group loss unchanged, not the batch loss
+    shifted = s + 10.0 * (g == 1)
+    assert pairwise_logistic_loss(shifted, y, g).item() == pytest.approx(manual, rel=1e-6)
+    assert pairwise_logistic_loss(shifted, y).item() != pytest.approx(
+        pairwise_logistic_loss(s, y).item(), rel=1e-3
+    )
+    none = pairwise_logistic_loss(s.requires_grad_(), y, torch.arange(5))  # no shared group
+    assert none.item() == 0.0 and none.requires_grad
+    with pytest.raises(ValueError, match="groups"):
+        pairwise_logistic_loss(s, y, g[:3])
+
+
+def test_weighted_auc_matches_sklearn_sample_weight():
+    rng = np.random.default_rng(1)
+    y = rng.random(300) < 0.3
+    s = np.round(rng.standard_normal(300) + y, 1)  # ties
+    w = rng.integers(0, 4, size=(3, 300)).astype(float)
+    got = weighted_auc(y, s, w)
+    want = [roc_auc_score(y, s, sample_weight=wi) for wi in w]
+    assert got.shape == (3,) and np.allclose(got, want, atol=1e-12)
+    assert float(weighted_auc(y, s, np.ones(300))) == pytest.approx(roc_auc_score(y, s))
+    with pytest.raises(ValueError, match="both classes"):
+        weighted_auc(y, s, np.where(y, 0.0, 1.0))
+
+
+def test_paired_auc_bootstrap_interval():
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(60), 20)
+    y = rng.random(1200) < 0.4
+    a = y + rng.standard_normal(1200)  # informative
+    b = y * 0.3 + rng.standard_normal(1200)  # weaker
+    gap, low, high = paired_auc_bootstrap(y, a, b, g, n_boot=300)
+    assert gap == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b), abs=1e-12)
+    assert 0 < low < gap < high  # a clear win: the interval excludes 0
+    same = paired_auc_bootstrap(y, a, a, g, n_boot=50)
+    assert same == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="groups"):
+        paired_auc_bootstrap(y, a, b, g[:-1])
+
+
 def test_auc_from_logits_matches_sklearn():
     rng = np.random.default_rng(0)
     s, y = rng.standard_normal(500), (rng.random(500) < 0.4).astype(np.float32)
@@ -323,6 +372,8 @@ def test_group_auc_matches_sklearn_per_group():
             want.append(roc_auc_score(y[m], s[m]))
             weight.append(m.sum())
     assert group_auc(y, s, g) == pytest.approx(np.average(want, weights=weight), abs=1e-12)
+    table = group_auc(y, s, g, per_group=True)
+    assert np.allclose(table["auc"], want, atol=1e-12) and list(table["n"]) == weight
     # a score that only separates groups: high global AUC, chance within every group
     g2 = np.repeat([0, 1], 50)
     y2 = np.r_[np.zeros(40), np.ones(10), np.zeros(10), np.ones(40)]
@@ -358,9 +409,30 @@ def test_fit_ranker_learns_and_keeps_the_best_epoch(loss):
     kept = (
         F.binary_cross_entropy_with_logits(after, val.label).item()
         if loss == "pointwise"
-        else 1 - auc_from_logits(after, val.label)
+        else 1 - group_auc(val.label.numpy(), after.numpy(), val.sparse[:, 0].numpy())
     )
     assert kept == pytest.approx(min(fit.val_loss), abs=1e-6)
+
+
+def test_fit_ranker_pairwise_batches_hold_whole_groups():
+    from utils.models.ranking import _group_order
+
+    groups = torch.tensor([3, 1, 3, 2, 1, 3, 2, 2, 9])
+    order = _group_order(groups, torch.Generator().manual_seed(0))
+    assert sorted(order.tolist()) == list(range(9))
+    seq = groups[order].tolist()
+    runs = [k for i, k in enumerate(seq) if i == 0 or seq[i - 1] != k]
+    assert len(runs) == len(set(seq))  # each group's rows are contiguous
+    train = _toy_task()
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="group_col"):
+        fit_ranker(LogisticRegression(CARD, N_DENSE), train, train, loss="pairwise", group_col=7)
+    # across-batch pairs (group_col=None) keep the global-AUC criterion
+    m = LogisticRegression(CARD, N_DENSE)
+    fit = fit_ranker(m, train, train, epochs=1, loss="pairwise", group_col=None)
+    assert fit.val_loss[0] == pytest.approx(
+        1 - auc_from_logits(predict_logits(m, train), train.label), abs=1e-9
+    )
 
 
 def test_fit_ranker_multitask_and_bad_arguments():

@@ -17,9 +17,11 @@ Every model scores ``(sparse, dense, history)`` rows and returns raw logits:
   (Ma et al., KDD 2018), one logit per engagement label.
 
 :func:`encode_clicks` turns a :class:`utils.data.ClickTask` part into tensors, :func:`fit_ranker`
-trains with early stopping on a validation split, :func:`predict_proba` scores,
-:func:`group_auc` averages the AUC within users, and :func:`flops_per_candidate` counts the dense
-FLOPs (2 per multiply-add) of one scored candidate.
+trains with early stopping on a validation split (pointwise, or RankNet pairs within each user),
+:func:`predict_proba` scores, :func:`group_auc` averages the AUC within users,
+:func:`paired_auc_bootstrap` puts a paired cluster-bootstrap interval on the AUC gap of two
+models, and :func:`flops_per_candidate` counts the dense FLOPs (2 per multiply-add) of one
+scored candidate.
 """
 
 from __future__ import annotations
@@ -273,14 +275,26 @@ class MultiTaskRanker(nn.Module):
         return self.mmoe(self.features(sparse, dense))
 
 
-def pairwise_logistic_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """RankNet loss over every (positive, negative) pair of the batch:
-    ``mean log(1 + exp(-(s_i - s_j)))`` for ``y_i = 1, y_j = 0`` (Burges et al., ICML 2005).
-    Only score differences matter, so the logits carry no probability scale."""
-    pos, neg = logits[labels > 0.5], logits[labels <= 0.5]
-    if len(pos) == 0 or len(neg) == 0:
-        return logits.sum() * 0.0  # no pair in this batch
-    return F.softplus(neg[None, :] - pos[:, None]).mean()
+def pairwise_logistic_loss(
+    logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor | None = None
+) -> torch.Tensor:
+    """RankNet loss ``mean log(1 + exp(-(s_i - s_j)))`` over the pairs with ``y_i = 1, y_j = 0``
+    (Burges et al., ICML 2005). With ``groups`` (one request or user id per row) only pairs
+    *within* a group count, as in learning to rank, where a pair is two candidates of one
+    request; without it every (positive, negative) pair of the batch counts, which also rewards
+    separating groups. Only score differences matter, so the logits carry no probability scale."""
+    if groups is not None and groups.shape != logits.shape:
+        raise ValueError(f"groups must have shape {tuple(logits.shape)}, got {tuple(groups.shape)}")
+    pos = labels > 0.5
+    if groups is None:
+        diff = logits[~pos][None, :] - logits[pos][:, None]  # (positives, negatives): s_j - s_i
+        if diff.numel() == 0:
+            return logits.sum() * 0.0  # no pair in this batch
+        return F.softplus(diff).mean()
+    i, j = torch.nonzero(groups[pos][:, None] == groups[~pos][None, :], as_tuple=True)
+    if len(i) == 0:
+        return logits.sum() * 0.0  # no within-group pair in this batch
+    return F.softplus(logits[~pos][j] - logits[pos][i]).mean()
 
 
 class FitResult(NamedTuple):
@@ -300,11 +314,15 @@ def auc_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def group_auc(labels: object, scores: object, groups: object) -> float:
+def group_auc(
+    labels: object, scores: object, groups: object, *, per_group: bool = False
+) -> float | pd.DataFrame:
     """Impression-weighted mean of per-group ROC AUC ("GAUC", Zhou et al., KDD 2018), over the
     groups (users, requests) that hold both classes; ties share their average rank. A ranker
     orders candidates *within* a request, so this ignores what only separates groups (a user who
-    likes everything), which the global AUC rewards."""
+    likes everything), which the global AUC rewards. ``per_group=True`` returns the per-group
+    table instead (index: group; columns ``auc`` and ``n``, the group's rows), for a bootstrap
+    over groups."""
     y, s, g = (np.asarray(a).ravel() for a in (labels, scores, groups))
     if not len(y) == len(s) == len(g) or len(y) == 0:
         raise ValueError(
@@ -322,7 +340,74 @@ def group_auc(labels: object, scores: object, groups: object) -> float:
         raise ValueError("no group holds both classes")
     neg = per["n"] - per["pos"]
     auc = (per["rank_pos"] - per["pos"] * (per["pos"] + 1) / 2) / (per["pos"] * neg)
+    if per_group:
+        return pd.DataFrame({"auc": auc, "n": per["n"]})
     return float(np.average(auc, weights=per["n"]))
+
+
+def weighted_auc(labels: object, scores: object, weights: object) -> np.ndarray:
+    """ROC AUC with row weights, ties counted one half: ``sum_{i pos, j neg} w_i w_j
+    ([s_i > s_j] + [s_i = s_j] / 2) / (W_pos W_neg)``. ``weights`` is (n,) or (B, n) for B
+    weightings at once (the bootstrap's resamples); returns a float array of shape () or (B,)."""
+    from scipy import sparse as sp
+
+    y, s = np.asarray(labels).ravel() > 0.5, np.asarray(scores, dtype=np.float64).ravel()
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if len(y) != len(s) or w.shape[1] != len(s) or len(s) == 0:
+        raise ValueError(f"labels {len(y)}, scores {len(s)} and weights {w.shape} must match")
+    _, level = np.unique(s, return_inverse=True)
+    onehot = sp.csr_matrix((np.ones(len(s)), (np.arange(len(s)), level)))
+    neg = np.asarray((w * ~y) @ onehot)  # (B, levels): negative weight at each score level
+    pos = np.asarray((w * y) @ onehot)
+    below = np.cumsum(neg, axis=1) - neg
+    denom = pos.sum(1) * neg.sum(1)
+    if (denom <= 0).any():
+        raise ValueError("each weighting must give weight to both classes")
+    auc = (pos * (below + 0.5 * neg)).sum(1) / denom
+    return auc[0] if np.ndim(weights) == 1 else auc
+
+
+def paired_auc_bootstrap(
+    labels: object,
+    scores_a: object,
+    scores_b: object,
+    groups: object,
+    *,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(gap, low, high)``: AUC(a) - AUC(b) on the same rows and a percentile interval from a
+    paired cluster bootstrap, resampling whole groups (users) with replacement and scoring both
+    models on each resample, so noise shared by the two models cancels. The interval covers
+    test-set sampling only, not retraining noise (seeds)."""
+    y, g = np.asarray(labels).ravel(), np.asarray(groups).ravel()
+    n_boot = check_positive_int(n_boot, "n_boot")
+    if len(g) != len(y):
+        raise ValueError(f"groups has {len(g)} rows, labels {len(y)}")
+    _, gi = np.unique(g, return_inverse=True)
+    n_groups = int(gi.max()) + 1
+    rng = np.random.default_rng(seed)
+    gaps = []
+    for start in range(0, n_boot, 100):  # bound the (resamples, rows) weight matrix
+        b = min(100, n_boot - start)
+        draw = rng.integers(0, n_groups, size=(b, n_groups)) + n_groups * np.arange(b)[:, None]
+        counts = np.bincount(draw.ravel(), minlength=b * n_groups).reshape(b, n_groups)
+        w = counts[:, gi]
+        gaps.append(weighted_auc(y, scores_a, w) - weighted_auc(y, scores_b, w))
+    ones = np.ones(len(y))
+    gap = float(weighted_auc(y, scores_a, ones) - weighted_auc(y, scores_b, ones))
+    low, high = np.quantile(np.concatenate(gaps), [alpha / 2, 1 - alpha / 2])
+    return gap, float(low), float(high)
+
+
+def _group_order(groups: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Row indices with the groups in random order and each group's rows contiguous (shuffled
+    within), so that consecutive batches hold whole groups and keep their within-group pairs."""
+    rows = torch.randperm(len(groups), generator=gen)
+    _, g = torch.unique(groups, return_inverse=True)
+    key = torch.randperm(int(g.max()) + 1, generator=gen)[g[rows]]
+    return rows[torch.argsort(key, stable=True)]
 
 
 def _batches(data: ClickFeatures, idx: torch.Tensor, batch_size: int):
@@ -354,38 +439,53 @@ def fit_ranker(
     lr: float = 3e-3,
     weight_decay: float = 0.0,
     loss: str = "pointwise",
+    group_col: int | None = 0,
     patience: int = 1,
     seed: int = 0,
 ) -> FitResult:
     """Adam on ``pointwise`` log-loss (binary cross-entropy, per task) or the ``pairwise``
-    RankNet loss. After each epoch a validation criterion decides early stopping (stop after
-    ``patience`` epochs without improvement) and the best epoch's weights are restored: the
-    log-loss for ``pointwise``, ``1 - AUC`` for ``pairwise`` (its logits have no probability
-    scale). Shuffling is seeded; seed the model's initialisation before building it."""
+    RankNet loss. For ``pairwise``, ``group_col`` names the sparse column whose id is the group
+    (default 0, the user in :data:`SPARSE_FIELDS`): batches are built from whole groups in random
+    order and only pairs within a group count; ``None`` pairs across the shuffled batch instead.
+    After each epoch a validation criterion decides early stopping (stop after ``patience``
+    epochs without improvement) and the best epoch's weights are restored: the log-loss for
+    ``pointwise``; for ``pairwise`` (its logits have no probability scale) ``1 - GAUC`` over
+    the same groups, or ``1 - AUC`` when ``group_col`` is None. Shuffling is seeded; seed the
+    model's initialisation before building it."""
     epochs, batch_size = (
         check_positive_int(epochs, "epochs"),
         check_positive_int(batch_size, "batch_size"),
     )
     check_choice(loss, "loss", ("pointwise", "pairwise"))
+    grouped = loss == "pairwise" and group_col is not None
+    if grouped and not (isinstance(group_col, int) and 0 <= group_col < train.sparse.shape[1]):
+        raise ValueError(
+            f"group_col must be a sparse column in [0, {train.sparse.shape[1]}) or None, "
+            f"got {group_col!r}"
+        )
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best, best_state, history = np.inf, None, []
     for _ in range(epochs):
         model.train()
-        for s, d, h, y in _batches(
-            train, torch.randperm(len(train.label), generator=gen), batch_size
-        ):
+        if grouped:
+            order = _group_order(train.sparse[:, group_col], gen)
+        else:
+            order = torch.randperm(len(train.label), generator=gen)
+        for s, d, h, y in _batches(train, order, batch_size):
             out = model(s, d, h)
             if loss == "pointwise":
                 step_loss = F.binary_cross_entropy_with_logits(out, y)
             else:
-                step_loss = pairwise_logistic_loss(out, y)
+                step_loss = pairwise_logistic_loss(out, y, s[:, group_col] if grouped else None)
             opt.zero_grad()
             step_loss.backward()
             opt.step()
         out = predict_logits(model, val)
         if loss == "pointwise":
             vl = float(F.binary_cross_entropy_with_logits(out, val.label))
+        elif grouped:
+            vl = 1.0 - group_auc(val.label.numpy(), out.numpy(), val.sparse[:, group_col].numpy())
         else:
             vl = 1.0 - auc_from_logits(out, val.label)
         history.append(vl)
