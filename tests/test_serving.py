@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.serving import Pipeline, fanout_percentile, latency_summary
+from utils.serving import Pipeline, fanout_percentile, fanout_tail_support, latency_summary
 
 
 class FakeClock:
@@ -61,6 +61,19 @@ def test_fanout_percentile_matches_the_closed_form():
         expected = -np.log(1 - 0.99 ** (1 / n))
         assert fanout_percentile(lat, n, n_draws=50_000) == pytest.approx(expected, rel=0.08)
     assert fanout_percentile(lat, 100) > fanout_percentile(lat, 10) > fanout_percentile(lat, 1)
+
+
+def test_fanout_tail_support_counts_the_samples_beyond_the_quantile():
+    assert fanout_tail_support(10_000, 1) == pytest.approx(100.0)
+    assert fanout_tail_support(10_000, 10) == pytest.approx(10_000 * (1 - 0.99**0.1))
+    assert 9.9 < fanout_tail_support(100_000, 100) < 10.1
+    lat = np.arange(1.0, 2_001.0)  # with 2,000 samples, 100 shards hit the sample maximum
+    assert fanout_tail_support(2_000, 100) < 1
+    assert fanout_percentile(lat, 100) > 1_995
+    with pytest.raises(ValueError, match="n_shards"):
+        fanout_tail_support(10, 0)
+    with pytest.raises(ValueError, match="p must be"):
+        fanout_tail_support(10, 2, p=0)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ final state and the wall-clock milliseconds spent in each stage; :meth:`Pipeline
 many requests one at a time and returns a table of per-stage latencies, from which
 :func:`latency_summary` computes percentiles. :func:`fanout_percentile` answers "what is the
 p-th percentile of a request that waits for the slowest of N shards?" from measured latencies
-(Dean & Barroso, 2013).
+(Dean & Barroso, 2013), and :func:`fanout_tail_support` says how many measured samples that
+answer rests on.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def fanout_percentile(
     """p-th percentile of ``max`` over ``n_shards`` independent draws from ``latencies``.
 
     A request that fans out to N shards and waits for all of them is as slow as its slowest
-    shard, so its tail is the N-th power of the per-shard CDF: ``P(max <= t) = F(t)^N``.
+    shard, so its tail is the N-th power of the per-shard CDF: ``P(max <= t) = F(t)^N``. The
+    answer is the per-shard ``(p/100)^(1/N)`` quantile of the sample and cannot exceed its
+    largest value; check :func:`fanout_tail_support` before trusting it at large N.
     """
     lat = np.asarray(latencies, dtype=np.float64)
     if lat.ndim != 1 or lat.size == 0 or not np.isfinite(lat).all():
@@ -95,3 +98,15 @@ def fanout_percentile(
     rng = np.random.default_rng(seed)
     draws = rng.choice(lat, size=(n_draws, n_shards)).max(axis=1)
     return float(np.percentile(draws, p))
+
+
+def fanout_tail_support(n_samples: int, n_shards: int, *, p: float = 99.0) -> float:
+    """Expected number of measured latencies above the per-shard quantile that sets the p-th
+    percentile of an N-shard fan-out: ``n_samples * (1 - (p/100)^(1/N))``. Below about 10 the
+    estimate from :func:`fanout_percentile` is one or two outliers (it saturates at the sample
+    maximum); at p = 99, N = 100 needs about 10^5 samples for 10."""
+    n_samples = check_positive_int(n_samples, "n_samples")
+    n_shards = check_positive_int(n_shards, "n_shards")
+    if not 0 < p < 100:
+        raise ValueError(f"p must be in (0, 100), got {p}")
+    return float(n_samples * -np.expm1(np.log(p / 100.0) / n_shards))
