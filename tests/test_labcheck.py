@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import textwrap
 
@@ -186,3 +187,29 @@ def test_record_option_writes_committed_and_new_values(in_repo):
     ).assert_outcomes(passed=1)
     (row,) = [json.loads(line) for line in rec.read_text().splitlines()]
     assert row["key"] == "score" and row["committed"] == 0.5 and row["new"] == 0.501
+
+
+def test_every_override_matches_a_committed_glue_key():
+    """A tolerance entry that matches nothing is stale (a renamed key or lab): remove or fix it."""
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    keys = {}
+    for nb_path in sorted((root / "notebooks").rglob("*.ipynb")):
+        if nb_path.name.startswith("."):
+            continue
+        nb = nbformat.read(nb_path, as_version=4)
+        rel = nb_path.relative_to(root).as_posix()
+        keys[rel] = {k for c in nb.cells if c.cell_type == "code" for k in glued_values(c.outputs)}
+    tol = load_tolerances(root / "tests" / "glue_tolerances.toml")
+    stale = [
+        (ov.notebook, pattern)
+        for ov in tol.overrides
+        for pattern in ov.keys
+        if not any(
+            ov.matches(nb, k) and fnmatch.fnmatchcase(k, pattern) for nb in keys for k in keys[nb]
+        )
+    ]
+    assert not stale, f"tolerance overrides matching no committed glue key: {stale}"
