@@ -7,10 +7,12 @@ import pytest
 from scipy.stats import norm
 
 from utils.experiment import (
+    cuped,
     interleaving_winner,
     mde_two_sample,
     stable_bucket,
     team_draft_interleave,
+    winsorize,
 )
 
 
@@ -88,3 +90,33 @@ def test_interleave_when_one_ranker_runs_out():
     rng = np.random.default_rng(0)
     items, teams = team_draft_interleave([1], [1, 2, 3], 3, rng)
     assert sorted(items) == [1, 2, 3] and len(teams) == 3
+
+
+def test_winsorize_caps_at_the_row_quantile():
+    v = np.arange(1.0, 101.0)
+    out = winsorize(v, 0.9)
+    assert out.max() == pytest.approx(np.quantile(v, 0.9)) and (out[:90] == v[:90]).all()
+    rows = np.vstack([v, 10 * v])
+    capped = winsorize(rows, 0.5)
+    assert capped[0].max() == pytest.approx(50.5) and capped[1].max() == pytest.approx(505.0)
+    heavy = np.random.default_rng(0).lognormal(0, 1.5, 50_000)
+    assert winsorize(heavy).var() < 0.5 * heavy.var()
+    with pytest.raises(ValueError, match="q must be"):
+        winsorize(v, 1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        winsorize([1.0, np.nan], 0.5)
+
+
+def test_cuped_removes_the_explained_variance_and_keeps_the_mean():
+    g = np.random.default_rng(1)
+    x = g.standard_normal((3, 100_000))
+    rho = 0.7
+    y = 5 + rho * x + np.sqrt(1 - rho**2) * g.standard_normal(x.shape)
+    adj = cuped(y, x)
+    assert np.allclose(adj.mean(1), y.mean(1))
+    assert np.allclose(adj.var(1) / y.var(1), 1 - rho**2, atol=0.01)
+    assert np.allclose(cuped(y[0], x[0]), adj[0])
+    with pytest.raises(ValueError, match="same shape"):
+        cuped(y, x[:, :10])
+    with pytest.raises(ValueError, match="constant"):
+        cuped(y[0], np.ones(100_000))
