@@ -38,6 +38,8 @@ def evaluate_topk(
 ) -> dict[str, float]:
     """MAP@k, nDCG@k, precision@k, recall@k, coverage and popularity bias of ``model``.
 
+    MAP divides each user's AP@k by the number of relevant items (``ap_denominator="relevant"``),
+    the convention of the MovieLens benchmark this book compares with (BOOK_GUIDE section 7).
     ``coverage`` is the share of the catalogue that appears in at least one top-k list;
     ``popularity_bias`` is the mean training-popularity percentile of recommended items
     (0.5 for a popularity-blind recommender, near 1 for one that only shows hits).
@@ -46,7 +48,7 @@ def evaluate_topk(
     top = np.vstack([model.recommend(users[s : s + batch], k) for s in range(0, len(users), batch)])
     pop = popularity_percentile(model.X_)
     return {
-        f"MAP@{k}": metrics.map_at_k(top, relevant, k),
+        f"MAP@{k}": metrics.map_at_k(top, relevant, k, ap_denominator="relevant"),
         f"nDCG@{k}": metrics.ndcg_at_k(top, relevant, k),
         f"P@{k}": metrics.precision_at_k(top, relevant, k),
         f"R@{k}": metrics.recall_at_k(top, relevant, k),
