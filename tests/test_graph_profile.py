@@ -22,7 +22,9 @@ from utils.graph.profile import (
     fit_degree_tail,
     growth_by_year,
     mixing,
+    neighbour_vote_accuracy,
     pair_distances,
+    random_tie_split,
     representation_bytes,
 )
 
@@ -334,3 +336,55 @@ def test_ks_statistic_is_a_distance():
     pl = np.floor(4.5 * (1 - rng.random(5000)) ** (-1 / 1.2) + 0.5).astype(int)
     uni = rng.integers(5, 60, size=5000)
     assert fit_degree_tail(pl, k_min=5).ks < 0.03 < fit_degree_tail(uni, k_min=5).ks
+
+
+# ---- neighbour vote and the random split -----------------------------------------------------
+
+
+def test_neighbour_vote_on_karate_beats_majority(karate):
+    labels = [karate.nodes[i]["club"] for i in range(karate.number_of_nodes())]
+    res = neighbour_vote_accuracy(csr_like(karate), labels)
+    # By hand with networkx: majority club among neighbours, ties to the larger club, then to
+    # the label seen first (the two clubs both have 17 members).
+    sizes = pd.Series(labels).value_counts()
+    first = {c: labels.index(c) for c in sizes.index}
+    hits = 0
+    for i in karate.nodes:
+        votes = pd.Series([labels[j] for j in karate[i]]).value_counts()
+        top = votes[votes == votes.max()].index
+        pred = max(top, key=lambda c: (sizes[c], -first[c]))
+        hits += pred == labels[i]
+    assert res["accuracy"] == pytest.approx(hits / 34)
+    assert res["majority_baseline"] == pytest.approx(sizes.max() / 34)
+    assert res["accuracy"] > res["majority_baseline"]
+    assert res["n_nodes"] == 34
+
+
+def test_neighbour_vote_skips_missing_and_rejects_bad_labels(karate):
+    labels = [karate.nodes[i]["club"] for i in range(34)]
+    labels[0] = None
+    res = neighbour_vote_accuracy(csr_like(karate), labels)
+    assert list(karate[11]) == [0]  # node 11's only neighbour is now unlabelled: not scored
+    assert res["n_nodes"] == 32
+    with pytest.raises(ValueError, match="labels"):
+        neighbour_vote_accuracy(csr_like(karate), labels[:5])
+    with pytest.raises(ValueError, match="labels"):
+        neighbour_vote_accuracy(csr_like(karate), [None] * 34)
+
+
+def test_random_tie_split_holds_out_and_filters(random_graph):
+    edges = np.array(sorted(random_graph.edges()))
+    ties = pd.DataFrame({"u": edges[:, 0], "v": edges[:, 1]})
+    n = random_graph.number_of_nodes()
+    g, held = random_tie_split(ties, n, 100, np.random.default_rng(0))
+    assert g.n_edges == len(ties) - 100
+    assert len(held) <= 100
+    deg = g.degree()
+    assert np.all(deg[held[:, 0]] > 0) and np.all(deg[held[:, 1]] > 0)
+    assert not any(g.has_edge(a, b) for a, b in held)
+    with pytest.raises(ValueError, match="n_held_out"):
+        random_tie_split(ties, n, len(ties), np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        random_tie_split(ties, n, 5, 0)
+    with pytest.raises(ValueError, match="'v'"):
+        random_tie_split(ties.drop(columns="v"), n, 5, np.random.default_rng(0))
