@@ -14,11 +14,29 @@
   title embedding) features for feature towers.
 - :func:`load_sample_photos`: the real photos bundled with scikit-image and scikit-learn (copy
   and near-duplicate detection), with :func:`photo_tiles` and :func:`resize_short_side`.
+- :func:`load_films`: the CC0 film database of ``bokeh_sampledata`` (17,470 films, 1940-2014), and
+  graphs built from it: :func:`costar_edges`, :func:`collaboration_graph` (repeat
+  collaborations, born in the year of the second shared film), :func:`film_hetero_graph`,
+  :func:`film_kg_triples`, with per-actor :func:`actor_features` / :func:`actor_profiles` from films
+  before a cut-off year.
 - :func:`stratified_split`: the benchmark's random split, stratified per item;
   :func:`temporal_split`: a global time cut-off.
 """
 
 from .clicks import GENRE_COLUMNS, ClickTask, movielens_clicks
+from .films import (
+    Collaboration,
+    CoStar,
+    HeteroGraph,
+    KGTriples,
+    actor_features,
+    actor_profiles,
+    collaboration_graph,
+    costar_edges,
+    film_hetero_graph,
+    film_kg_triples,
+    load_films,
+)
 from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
 from .photos import load_sample_photos, photo_tiles, resize_short_side
@@ -37,11 +55,22 @@ __all__ = [
     "GENRES",
     "GENRE_COLUMNS",
     "ClickTask",
+    "CoStar",
+    "Collaboration",
+    "HeteroGraph",
+    "KGTriples",
     "MovieLens",
+    "actor_features",
+    "actor_profiles",
     "attractiveness_from_rating",
     "clustered_vectors",
+    "collaboration_graph",
+    "costar_edges",
     "encode_texts",
     "engagement_signals",
+    "film_hetero_graph",
+    "film_kg_triples",
+    "load_films",
     "load_mnist_5k",
     "load_movielens_100k",
     "load_sample_photos",
