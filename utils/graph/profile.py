@@ -328,8 +328,9 @@ def expected_clustering(degrees) -> dict[str, float]:
     - Erdős–Rényi G(n, p) with ``p = <k> / (n - 1)``: every pair is a tie independently, so both
       the local and the global coefficient equal p.
     - Configuration model with the same degree sequence (Newman 2003, "The structure and
-      function of complex networks", eq. 3.9): ``C = (<k^2> - <k>)^2 / (n <k>^3)``; it grows
-      with the degree variance, so hubs alone create some clustering.
+      function of complex networks", random graphs with given degrees):
+      ``C = (<k^2> - <k>)^2 / (n <k>^3)``; it grows with the degree variance, so hubs alone
+      create some clustering.
     """
     d = _degrees(degrees).astype(np.float64)
     n = d.size
