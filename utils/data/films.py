@@ -8,7 +8,7 @@ releases of the package held other content under other terms, hence the exact pi
 
 The loader tries, in order:
 
-1. the parquet cache in ``data/cache/films/`` (validated; a corrupt cache is rebuilt);
+1. the cache in ``data/cache/films/`` (validated; a corrupt cache is rebuilt);
 2. the installed ``bokeh_sampledata`` package (checked against the SHA-256 below);
 3. the wheel from PyPI, fetched with ``pip download --no-deps bokeh_sampledata==2026.1``.
 
@@ -59,17 +59,26 @@ _SOURCE_COLUMNS = {
     "Country": "countries",
 }
 KG_RELATIONS = ("directed_by", "has_genre", "from_country")
+CACHE_VERSION = 3  # bump when parsing changes: 3 keeps name suffixes such as "Jr." attached
+
+
+NAME_SUFFIXES = frozenset({"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"})
 
 
 def _split_names(text: object) -> tuple[str, ...]:
+    """Split a comma-separated list. A bare suffix after a comma belongs to the name before it:
+    "Frank Coghlan, Jr." is one person, spelt "Frank Coghlan Jr." as most casts write such names,
+    not "Frank Coghlan" and someone called "Jr."."""
     if not isinstance(text, str):
         return ()
-    seen: dict[str, None] = {}
+    names: list[str] = []
     for part in text.split(","):
         name = part.strip()
-        if name:
-            seen[name] = None
-    return tuple(seen)
+        if name in NAME_SUFFIXES and names:
+            names[-1] = f"{names[-1]} {name}"  # the spelling most casts use: "Elisha Cook Jr."
+        elif name:
+            names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def films_from_db(path: str | Path) -> pd.DataFrame:
@@ -164,7 +173,7 @@ def load_films(cache: str | Path | None = None, *, verbose: bool = False) -> pd.
     often missing).
     """
     folder = cache_dir(cache) / "films"
-    file = folder / "films.pkl"
+    file = folder / f"films_v{CACHE_VERSION}.pkl"
     tried: list[str] = []
     if file.exists():
         try:
@@ -252,8 +261,8 @@ def collaboration_graph(films: pd.DataFrame | None = None, min_shared: int = 2) 
     """Ties between actors who share at least ``min_shared`` films.
 
     A tie is born in the year of the pair's ``min_shared``-th shared film (films of one year in
-    any order). With ``min_shared=2`` (the repeat-collaboration graph) the 2026.1 data give 14,987
-    actors and 71,698 ties, 13,887 of them born in 2010 or later. Actors are re-indexed 0..n-1 in
+    any order). With ``min_shared=2`` (the repeat-collaboration graph) the 2026.1 data give 14,972
+    actors and 71,485 ties, 13,881 of them born in 2010 or later. Actors are re-indexed 0..n-1 in
     name order over the actors that have a tie; ``first_year`` is the first shared film's year and
     ``n_shared`` the total count.
     """
