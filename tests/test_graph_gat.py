@@ -20,6 +20,7 @@ from utils.graph.gat import (
     attention_weights,
     dictionary_lookup_batch,
     fit_gat,
+    link_features,
     scatter_softmax,
     train_dictionary_lookup,
 )
@@ -82,6 +83,22 @@ def test_gradients_equal_pyg():
             ref.named_parameters(), ours.named_parameters(), strict=True
         ):
             torch.testing.assert_close(p_ours.grad, p_ref.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("pair", [("GATConv", GATConv), ("GATv2Conv", GATv2Conv)])
+def test_residual_equals_pyg(pair):
+    x, ei = _graph(seed=10)
+    torch.manual_seed(11)
+    ref = getattr(pyg, pair[0])(7, 3, heads=2, residual=True)
+    ours = pair[1](7, 3, heads=2, residual=True)
+    ours.load_state_dict(ref.state_dict())
+    ref(x, ei).square().sum().backward()
+    ours(x, ei).square().sum().backward()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, ei), ref(x, ei), atol=1e-5, rtol=1e-5)
+    grads = {k: p.grad for k, p in ref.named_parameters()}
+    for k, p in ours.named_parameters():
+        torch.testing.assert_close(p.grad, grads[k], atol=1e-5, rtol=1e-4, msg=k)
 
 
 def test_without_self_loops_equals_pyg():
@@ -247,6 +264,20 @@ def test_fit_gat_returns_a_score_function():
     a = fit_gat(phase, x, seed=3, epochs=5)(np.array([0]))
     b = fit_gat(phase, x, seed=3, epochs=5)(np.array([0]))
     np.testing.assert_array_equal(a, b)  # seeded: reproducible on one machine
+
+
+def test_link_features_adds_log_degree_and_standardises():
+    phase, x = _tiny_phase()
+    f = link_features(x, phase.graph)
+    assert f.shape == (60, 5) and f.dtype == np.float32
+    np.testing.assert_allclose(f.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(f.std(0), 1.0, atol=1e-4)
+    deg = np.log1p(phase.graph.degree())
+    assert np.corrcoef(f[:, -1], deg)[0, 1] > 0.999
+    const = link_features(np.ones((60, 2)), phase.graph)
+    assert np.isfinite(const).all() and (const[:, :2] == 0).all()
+    with pytest.raises(ValueError, match="x must have shape"):
+        link_features(x[:5], phase.graph)
 
 
 def test_fit_gat_checks_its_arguments():

@@ -47,6 +47,7 @@ __all__ = [
     "attention_weights",
     "dictionary_lookup_batch",
     "fit_gat",
+    "link_features",
     "scatter_softmax",
     "train_dictionary_lookup",
 ]
@@ -147,13 +148,17 @@ class _AttentionBase(nn.Module):
             return add_self_loops(edge_index, n)
         return _check_edge_index(edge_index, n)
 
-    def _aggregate(self, x_src: Tensor, alpha: Tensor, edge_index: Tensor, n: int) -> Tensor:
+    def _aggregate(
+        self, x_src: Tensor, alpha: Tensor, edge_index: Tensor, n: int, x_in: Tensor
+    ) -> Tensor:
         src, dst = edge_index
         alpha_d = F.dropout(alpha, p=self.dropout, training=self.training)
         msg = x_src[src] * alpha_d.unsqueeze(-1)  # [E, H, C]
         out = torch.zeros(n, self.heads, self.out_channels, dtype=x_src.dtype)
         out = out.index_add(0, dst, msg)
         out = out.reshape(n, -1) if self.concat else out.mean(dim=1)
+        if self.res is not None:  # PyG's residual: a bias-free linear map of the layer's input
+            out = out + self.res(x_in)
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self) -> str:
@@ -164,9 +169,9 @@ class GATConv(_AttentionBase):
     """One GAT layer (Velickovic et al. 2018): ``e_ij = LeakyReLU(a_dst.W h_i + a_src.W h_j)``.
 
     Parameters as in ``torch_geometric.nn.GATConv``: ``lin`` (W, no bias, ``heads*out`` outputs),
-    ``att_src`` and ``att_dst`` ([1, heads, out]), ``bias``. ``forward(x, edge_index)`` returns
-    [n, heads*out] (``concat``) or [n, out] (mean over heads); with ``return_attention=True`` also
-    ``(edge_index_with_loops, alpha [E, heads])``.
+    ``att_src`` and ``att_dst`` ([1, heads, out]), ``res`` (only with ``residual=True``), ``bias``.
+    ``forward(x, edge_index)`` returns [n, heads*out] (``concat``) or [n, out] (mean over
+    heads); with ``return_attention=True`` also ``(edge_index_with_loops, alpha [E, heads])``.
 
     Cost per head: ``O(|V| F F' + |E| F')`` time (the paper's figure); the attention logits need
     only two scalars per node per head, so the per-edge tensors are [E, H] for the scores plus the
@@ -183,6 +188,7 @@ class GATConv(_AttentionBase):
         dropout: float = 0.0,
         add_self_loops: bool = True,
         bias: bool = True,
+        residual: bool = False,
     ) -> None:
         super().__init__(
             in_channels, out_channels, heads, concat, negative_slope, dropout, add_self_loops
@@ -191,6 +197,7 @@ class GATConv(_AttentionBase):
         self.att_src = nn.Parameter(torch.empty(1, heads, out_channels))
         self.att_dst = nn.Parameter(torch.empty(1, heads, out_channels))
         total = heads * out_channels if concat else out_channels
+        self.res = nn.Linear(in_channels, total, bias=False) if residual else None
         self.bias = nn.Parameter(torch.zeros(total)) if bias else None
         self.reset_parameters()
 
@@ -199,6 +206,8 @@ class GATConv(_AttentionBase):
         _glorot_(self.lin.weight)
         _glorot_(self.att_src)
         _glorot_(self.att_dst)
+        if self.res is not None:
+            _glorot_(self.res.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
@@ -216,7 +225,7 @@ class GATConv(_AttentionBase):
     ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         h, e, edge_index = self.scores(x, edge_index)
         alpha = scatter_softmax(e, edge_index[1], x.shape[0])
-        out = self._aggregate(h, alpha, edge_index, x.shape[0])
+        out = self._aggregate(h, alpha, edge_index, x.shape[0], x)
         return (out, (edge_index, alpha)) if return_attention else out
 
 
@@ -225,7 +234,8 @@ class GATv2Conv(_AttentionBase):
 
     Parameters as in ``torch_geometric.nn.GATv2Conv``: ``lin_l`` (W_l, applied to the source /
     key ``j``, also the message), ``lin_r`` (W_r, applied to the target / query ``i``), both with
-    bias; ``att`` [1, heads, out]; ``bias``. ``share_weights=True`` ties W_l = W_r.
+    bias; ``att`` [1, heads, out]; ``res`` (only with ``residual=True``); ``bias``.
+    ``share_weights=True`` ties W_l = W_r.
 
     The nonlinearity sits between W and a, so the score is a one-hidden-layer MLP of the pair and
     the ranking of keys can depend on the query (dynamic attention). The price: the [E, H, F']
@@ -243,6 +253,7 @@ class GATv2Conv(_AttentionBase):
         add_self_loops: bool = True,
         bias: bool = True,
         share_weights: bool = False,
+        residual: bool = False,
     ) -> None:
         super().__init__(
             in_channels, out_channels, heads, concat, negative_slope, dropout, add_self_loops
@@ -253,6 +264,7 @@ class GATv2Conv(_AttentionBase):
         )
         self.att = nn.Parameter(torch.empty(1, heads, out_channels))
         total = heads * out_channels if concat else out_channels
+        self.res = nn.Linear(in_channels, total, bias=False) if residual else None
         self.bias = nn.Parameter(torch.zeros(total)) if bias else None
         self.reset_parameters()
 
@@ -263,6 +275,8 @@ class GATv2Conv(_AttentionBase):
             if lin.bias is not None:
                 nn.init.zeros_(lin.bias)
         _glorot_(self.att)
+        if self.res is not None:
+            _glorot_(self.res.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
@@ -279,7 +293,7 @@ class GATv2Conv(_AttentionBase):
     ) -> Tensor | tuple[Tensor, tuple[Tensor, Tensor]]:
         h_l, e, edge_index = self.scores(x, edge_index)
         alpha = scatter_softmax(e, edge_index[1], x.shape[0])
-        out = self._aggregate(h_l, alpha, edge_index, x.shape[0])
+        out = self._aggregate(h_l, alpha, edge_index, x.shape[0], x)
         return (out, (edge_index, alpha)) if return_attention else out
 
 
@@ -288,6 +302,10 @@ class GATEncoder(nn.Module):
     """A stack of GAT (or GATv2) layers, the paper's layout: hidden layers concatenate ``heads``
     heads of ``hidden`` features and apply ELU; the last layer averages ``out_heads`` heads into
     ``out_dim`` features (the paper used 1 output head on Cora/Citeseer, 6 on PPI).
+
+    ``residual=True`` adds PyG's bias-free linear skip ``R h_i`` to every layer's output: a
+    separate weight for the node's own features, which GAT otherwise only gets through the
+    self-loop's share of attention (GraphSAGE has it by construction: ``W_self x_v``).
 
     ``forward(x, edge_index) -> Z`` [n, out_dim], the signature ``train_link_encoder`` expects.
     """
@@ -303,6 +321,7 @@ class GATEncoder(nn.Module):
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
         out_heads: int = 1,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
@@ -313,8 +332,20 @@ class GATEncoder(nn.Module):
         self.v2, self.dropout = v2, dropout
         dims = [in_dim] + [hidden * heads] * (n_layers - 1)
         self.convs = nn.ModuleList(
-            [conv(d, hidden, heads, concat=True, dropout=attn_dropout) for d in dims[:-1]]
-            + [conv(dims[-1], out_dim, out_heads, concat=False, dropout=attn_dropout)]
+            [
+                conv(d, hidden, heads, concat=True, dropout=attn_dropout, residual=residual)
+                for d in dims[:-1]
+            ]
+            + [
+                conv(
+                    dims[-1],
+                    out_dim,
+                    out_heads,
+                    concat=False,
+                    dropout=attn_dropout,
+                    residual=residual,
+                )
+            ]
         )
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -366,15 +397,31 @@ def attention_weights(
 # Chosen on the validation phase (ties 2008-2009 from the graph before 2008, features until 2008)
 # by the small grid in notebooks/ml_algorithms/graph/04_gat.ipynb; never on the test phase.
 GAT_DEFAULTS: dict[str, Any] = {
-    "hidden": 32,
+    "hidden": 16,
     "heads": 4,
-    "out_dim": 64,
+    "out_dim": 32,
     "n_layers": 2,
     "epochs": 60,
     "lr": 0.01,
     "weight_decay": 0.0,
     "dropout": 0.0,
+    "residual": True,
 }
+
+
+def link_features(x: np.ndarray, graph: Any) -> np.ndarray:
+    """The encoders' input: ``x`` plus ``log(1 + degree)`` in ``graph``, each column z-scored.
+
+    Degree is the strongest single signal for who forms the next tie (preferential attachment);
+    without it a GNN must rediscover it from aggregated features. Statistics come from the
+    phase's own graph and features only (no future information). Constant columns stay 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != graph.n_nodes:
+        raise ValueError(f"x must have shape [n_nodes={graph.n_nodes}, d], got {x.shape}")
+    f = np.column_stack([x, np.log1p(np.asarray(graph.degree(), dtype=np.float64))])
+    sd = f.std(axis=0)
+    return ((f - f.mean(axis=0)) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
 
 
 def fit_gat(
@@ -382,7 +429,8 @@ def fit_gat(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Train a GAT (or GATv2) encoder on ``phase.graph`` and return a dot-product ``score_fn``.
 
-    ``x`` [n_nodes, d] are the actor features of ``phase.feature_year``; training is the
+    ``x`` [n_nodes, d] are the actor features of ``phase.feature_year`` (passed through
+    :func:`link_features`: z-scored, plus log degree); training is the
     foundation's ``train_link_encoder`` (BCE on observed ties against uniform negatives, dot-product
     decoder). Unspecified hyperparameters come from ``GAT_DEFAULTS`` (validation-chosen).
     Returns ``score_fn(sources) -> [len(sources), n_nodes]`` for ``evaluate_link_prediction``.
@@ -395,10 +443,7 @@ def fit_gat(
             f"unknown hyperparameters {sorted(unknown)}; known: {sorted(GAT_DEFAULTS)}"
         )
     hp = {**GAT_DEFAULTS, **overrides}
-    x = np.asarray(x, dtype=np.float32)
-    n = phase.graph.n_nodes
-    if x.ndim != 2 or x.shape[0] != n:
-        raise ValueError(f"x must have shape [n_nodes={n}, d], got {x.shape}")
+    x = link_features(x, phase.graph)
     torch.manual_seed(seed)
     enc = GATEncoder(
         x.shape[1],
@@ -408,6 +453,7 @@ def fit_gat(
         n_layers=hp["n_layers"],
         v2=v2,
         dropout=hp["dropout"],
+        residual=hp["residual"],
     )
     enc = train_link_encoder(
         enc,
