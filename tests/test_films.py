@@ -137,6 +137,17 @@ def test_corrupt_cache_is_rebuilt(tmp_path):
     assert len(load_films(tmp_path)) == films_mod.N_FILMS  # now served from the cache
 
 
+def test_keep_repeats_returns_both_rows_of_a_repeated_id():
+    raw = load_films(keep_repeats=True)
+    assert len(raw) == films_mod.N_ROWS_RAW
+    rep = raw[raw["imdb_id"].duplicated(keep=False)]
+    assert len(rep) == 4 and "Apocalypse Now Redux" in set(rep["title"])
+    row = raw[raw["title"] == "Apocalypse Now"].iloc[0]
+    assert row["cast_text"].split(", ")[0] == row["cast"][0]
+    jr = raw[raw["cast_text"].str.contains(", Jr.,", regex=False)].iloc[0]
+    assert len(jr["cast"]) == len(jr["cast_text"].split(", ")) - jr["cast_text"].count(", Jr.")
+
+
 def test_wrong_file_and_missing_sources_say_what_was_tried(tmp_path, monkeypatch):
     bad = tmp_path / "movies.db"
     bad.write_bytes(b"not sqlite")
@@ -145,11 +156,11 @@ def test_wrong_file_and_missing_sources_say_what_was_tried(tmp_path, monkeypatch
     with pytest.raises(FileNotFoundError, match="path"):
         films_mod.films_from_db(tmp_path / "absent.db")
 
-    def fail():
+    def fail(tmp):
         raise RuntimeError("offline")
 
-    monkeypatch.setattr(films_mod, "_installed_db", lambda: tmp_path / "absent.db")
-    monkeypatch.setattr(films_mod, "_from_pypi", fail)
+    monkeypatch.setattr(films_mod, "_installed_db", lambda tmp: tmp_path / "absent.db")
+    monkeypatch.setattr(films_mod, "_pypi_db", fail)
     with pytest.raises(RuntimeError, match="Tried") as info:
         load_films(tmp_path / "empty")
     assert "pip install bokeh_sampledata==2026.1" in str(info.value)

@@ -81,7 +81,7 @@ def _split_names(text: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def films_from_db(path: str | Path) -> pd.DataFrame:
+def films_from_db(path: str | Path, *, keep_repeats: bool = False) -> pd.DataFrame:
     """Read ``movies.db`` into the normalised film table (see :func:`load_films`)."""
     path = Path(path)
     if not path.exists():
@@ -94,7 +94,8 @@ def films_from_db(path: str | Path) -> pd.DataFrame:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         raw = pd.read_sql("SELECT * FROM omdb", con)
     raw = raw.sort_values(["Year", "ID"], kind="stable")
-    raw = raw.drop_duplicates("imdbID", keep="first")
+    if not keep_repeats:
+        raw = raw.drop_duplicates("imdbID", keep="first")
     films = pd.DataFrame(
         {
             "film_id": raw["ID"].astype(np.int64).to_numpy(),
@@ -105,16 +106,19 @@ def films_from_db(path: str | Path) -> pd.DataFrame:
     )
     for source, column in _SOURCE_COLUMNS.items():
         films[column] = [_split_names(t) for t in raw[source]]
+    films["cast_text"] = raw["Cast"].fillna("").astype(str).to_numpy()
     films["runtime"] = pd.to_numeric(raw["Runtime"], errors="coerce").to_numpy(dtype=float)
     films["imdb_rating"] = pd.to_numeric(raw["imdbRating"], errors="coerce").to_numpy(dtype=float)
     return films.reset_index(drop=True)
 
 
-def validate_films(films: pd.DataFrame) -> None:
-    """Raise ``ValueError`` unless ``films`` is the deduplicated film table of movies.db."""
+def validate_films(films: pd.DataFrame, *, keep_repeats: bool = False) -> None:
+    """Raise ``ValueError`` unless ``films`` is the film table of movies.db (deduplicated unless
+    ``keep_repeats``)."""
     problems = []
-    if len(films) != N_FILMS:
-        problems.append(f"{len(films)} films, expected {N_FILMS}")
+    expected = N_ROWS_RAW if keep_repeats else N_FILMS
+    if len(films) != expected:
+        problems.append(f"{len(films)} films, expected {expected}")
     missing = {"film_id", "imdb_id", "title", "year", *LIST_COLUMNS} - set(films.columns)
     if missing:
         problems.append(f"missing columns {sorted(missing)}")
@@ -122,7 +126,7 @@ def validate_films(films: pd.DataFrame) -> None:
         lo, hi = int(films["year"].min()), int(films["year"].max())
         if (lo, hi) != YEAR_RANGE:
             problems.append(f"years {lo}-{hi}, expected {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
-        if films["imdb_id"].duplicated().any():
+        if not keep_repeats and films["imdb_id"].duplicated().any():
             problems.append("duplicate imdb ids")
         if not all(isinstance(c, tuple) for c in films["cast"].head(50)):
             problems.append("cast is not a tuple of names")
@@ -130,52 +134,44 @@ def validate_films(films: pd.DataFrame) -> None:
         raise ValueError("not the movies.db film table: " + "; ".join(problems))
 
 
-def _installed_db() -> Path:
+def _installed_db(tmp: str) -> Path:
     import bokeh_sampledata  # an optional source: imported only when the cache is empty
 
     return Path(bokeh_sampledata.__file__).parent / "_data" / "movies.db"
 
 
-def _from_pypi(timeout: float = 600.0) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "-q",
-                "-d",
-                tmp,
-                SAMPLEDATA_SPEC,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"pip download {SAMPLEDATA_SPEC} failed: {proc.stderr.strip()[-300:]}"
-            )
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            zf.extract("bokeh_sampledata/_data/movies.db", tmp)
-        return films_from_db(Path(tmp) / "bokeh_sampledata" / "_data" / "movies.db")
+def _pypi_db(tmp: str, timeout: float = 600.0) -> Path:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, SAMPLEDATA_SPEC],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"pip download {SAMPLEDATA_SPEC} failed: {proc.stderr.strip()[-300:]}")
+    wheel = next(Path(tmp).glob("*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extract("bokeh_sampledata/_data/movies.db", tmp)
+    return Path(tmp) / "bokeh_sampledata" / "_data" / "movies.db"
 
 
-def load_films(cache: str | Path | None = None, *, verbose: bool = False) -> pd.DataFrame:
+def load_films(
+    cache: str | Path | None = None, *, keep_repeats: bool = False, verbose: bool = False
+) -> pd.DataFrame:
     """The film table: one row per film (17,470 after dropping repeated imdb ids), sorted by year.
 
     Columns: ``film_id`` (movies.db ID), ``imdb_id``, ``title``, ``year`` (int), ``genres``,
     ``directors``, ``writers``, ``cast``, ``languages``, ``countries`` (tuples of str, in the
-    database's order; casts are alphabetical), ``runtime`` (minutes) and ``imdb_rating`` (float,
-    often missing).
+    database's order; casts are alphabetical), ``runtime`` (minutes), ``imdb_rating`` (float,
+    often missing) and ``cast_text`` (the cast as stored, to show what parsing does).
+    ``keep_repeats=True`` keeps both rows of a repeated imdb id (17,472 rows; not cached).
     """
     folder = cache_dir(cache) / "films"
     file = folder / f"films_v{CACHE_VERSION}.pkl"
     tried: list[str] = []
-    if file.exists():
+    if keep_repeats:
+        tried.append("cache: not used for keep_repeats=True")
+    elif file.exists():
         try:
             films = pd.read_pickle(file)
             validate_films(films)
@@ -186,20 +182,22 @@ def load_films(cache: str | Path | None = None, *, verbose: bool = False) -> pd.
     else:
         tried.append(f"cache {file}: empty")
     sources = (
-        (f"installed {SAMPLEDATA_SPEC}", lambda: films_from_db(_installed_db())),
-        (f"PyPI wheel {SAMPLEDATA_SPEC}", _from_pypi),
+        (f"installed {SAMPLEDATA_SPEC}", _installed_db),
+        (f"PyPI wheel {SAMPLEDATA_SPEC}", _pypi_db),
     )
-    for name, fetch in sources:
+    for name, locate in sources:
         try:
-            films = fetch()
-            validate_films(films)
+            with tempfile.TemporaryDirectory() as tmp:
+                films = films_from_db(locate(tmp), keep_repeats=keep_repeats)
+            validate_films(films, keep_repeats=keep_repeats)
         except Exception as exc:
             tried.append(f"{name}: {type(exc).__name__}: {exc}")
             if verbose:
                 print(f"films from {name} failed: {exc}")
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        films.to_pickle(file)
+        if not keep_repeats:
+            folder.mkdir(parents=True, exist_ok=True)
+            films.to_pickle(file)
         return films
     raise RuntimeError(
         "Could not load the film database (movies.db). Tried:\n  - "
