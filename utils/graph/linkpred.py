@@ -17,7 +17,8 @@ Two stages, as in LinkedIn's and Facebook's friend recommenders {cite}`libennowe
    activity (films so far, films and new ties in the last ``recent_years`` years, years since
    the last film, career length); and profile similarity (cosine of the
    :func:`utils.data.actor_features` rows, same top genre / country / language, debut-year
-   gap). A LightGBM ranker (lambdarank, grouped by source) or classifier learns to order them.
+   gap). A LightGBM classifier (binary log-loss, the validation-chosen default) or ranker
+   (lambdarank, grouped by source) learns to order them.
 
 Training is honest in time. For a phase whose features stop at year ``Y`` (the test phase:
 ``Y = 2010``), the model is trained on the **previous window**: features from the graph of ties
@@ -576,9 +577,12 @@ def candidate_recall(graph, targets: object, context: PairContext | None = None,
 # --------------------------------------------------------------------------------------------
 # The learned scorer
 # --------------------------------------------------------------------------------------------
+# Chosen on the validation phase (trained on 2006-2007 ties from the pre-2006 graph, scored on
+# 2008-2009): binary log-loss and lambdarank tie (Hits@20 0.550 vs 0.546 at 100 trees), 300 trees
+# are no better than 100 (0.544), and binary trains about 2x faster.
 _MODEL_DEFAULTS = {
-    "objective": "lambdarank",
-    "n_estimators": 200,
+    "objective": "binary",
+    "n_estimators": 100,
     "learning_rate": 0.05,
     "num_leaves": 31,
     "min_child_samples": 50,
