@@ -115,3 +115,26 @@ def test_structural_is_seeded_and_deterministic_per_seed(monkeypatch):
     )
     assert [c[0] for c in calls] == [0, 1, 2] and calls[0][1] == {"a": 1}
     assert res["hits@10"].nunique() == 1  # the fake is seed-independent
+
+
+def test_evaluate_sources_equals_the_evaluator_on_all_sources_and_samples():
+    from utils.graph.benchmark import evaluate_sources, sample_sources
+
+    phase = small_phase()
+    fn = adamic_adar(phase.graph)
+    full = evaluate_link_prediction(fn, phase.graph, phase.targets, k=10)
+    every = sample_sources(phase, 10_000)
+    ours = evaluate_sources(fn, phase, every, k=10, batch_size=7)
+    for key in ("hits@10", "recall@10", "mrr", "n_sources", "n_targets"):
+        assert ours[key] == pytest.approx(full[key], rel=1e-12), key
+    part = sample_sources(phase, 20, seed=1)
+    assert len(part) == 20 and np.all(np.diff(part) > 0)
+    np.testing.assert_array_equal(part, sample_sources(phase, 20, seed=1))
+    sub = evaluate_sources(fn, phase, part, k=10)
+    assert sub["n_sources"] == 20
+    row = run_method("adamic_adar", phase, k=10, sources=part)
+    assert row["hits@10"] == sub["hits@10"] and row["n_sources"] == 20
+    with pytest.raises(ValueError, match="n"):
+        sample_sources(phase, 0)
+    with pytest.raises(ValueError, match="sources"):
+        evaluate_sources(fn, phase, np.array([], dtype=np.int64))
