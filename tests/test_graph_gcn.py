@@ -266,7 +266,7 @@ def test_fit_gcn_returns_a_score_fn_that_beats_chance() -> None:
 
     phase = tiny_phase()
     x = np.random.default_rng(1).normal(size=(34, 5)).astype(np.float32)
-    score = fit_gcn(phase, x, seed=0, epochs=60)
+    score = fit_gcn(phase, x, seed=0, epochs=60, inputs="features", n_layers=2)
     s = score(np.array([0, 1]))
     assert s.shape == (2, 34) and np.isfinite(s).all()
     m = evaluate_link_prediction(score, phase.graph, phase.targets, k=5)
@@ -275,7 +275,9 @@ def test_fit_gcn_returns_a_score_fn_that_beats_chance() -> None:
     )
     assert m["mrr"] > chance["mrr"], (m, chance)
     # same seed, same scores; embedding-only needs no features
-    np.testing.assert_allclose(fit_gcn(phase, x, seed=0, epochs=60)(np.array([0])), score([0]))
+    again = fit_gcn(phase, x, seed=0, epochs=60, inputs="features", n_layers=2)
+    np.testing.assert_allclose(again(np.array([0])), score(np.array([0])))
+    assert fit_gcn(phase, x, seed=0, epochs=5)(np.array([0])).shape == (1, 34)  # the defaults
     enc, xt = train_gcn(phase, None, seed=0, inputs="embedding", epochs=5)
     assert xt.shape == (34, 0) and enc.emb is not None
     assert set(GCN_DEFAULTS) >= {"inputs", "n_layers", "epochs", "lr"}
@@ -289,3 +291,17 @@ def test_fit_gcn_returns_a_score_fn_that_beats_chance() -> None:
         fit_gcn(phase, x[:10])
     with pytest.raises(TypeError, match="phase"):
         fit_gcn("test", x)
+
+
+def test_propagation_smoothing_nodes_restricts_the_cosine() -> None:
+    # two components: a karate club and a separate edge; all rows vs the club's rows only
+    ei = karate_edge_index()
+    ei = torch.cat([ei, torch.tensor([[34, 35], [35, 34]])], dim=1)
+    x = np.random.default_rng(3).normal(size=(36, 4))
+    d_tilde = 1 + np.bincount(ei[1].numpy(), minlength=36)[:34]
+    x[34:] = -(np.sqrt(d_tilde) @ x[:34])  # the small component points opposite the club's limit
+    club = propagation_smoothing(x, ei, [64], nodes=np.arange(34))[0]["mean_cosine"]
+    everyone = propagation_smoothing(x, ei, [64])[0]["mean_cosine"]
+    assert club > 0.99 > everyone
+    with pytest.raises(ValueError, match="nodes"):
+        propagation_smoothing(x, ei, [1], nodes=np.array([40]))
