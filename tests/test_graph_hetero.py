@@ -220,3 +220,39 @@ def test_fit_node_classifier_early_stopping_and_bad_args():
         RGCN(4, 1, 4, 2, learn_embedding=np.ones(3, dtype=bool))
     with pytest.raises(ValueError, match="features"):
         RGCN(4, 1, 4, 2, features=torch.zeros(3, 2))
+
+
+def test_relational_adjacency_entries():
+    from utils.graph.hetero import relational_adjacency
+
+    ei = torch.tensor([[1, 2, 3], [0, 0, 0]])
+    et = torch.tensor([0, 0, 1])
+    a = relational_adjacency(ei, et, 4, 2).to_dense()
+    assert a.shape == (4, 8)
+    assert a[0, 1 * 2 + 0] == 0.5 and a[0, 2 * 2 + 0] == 0.5 and a[0, 3 * 2 + 1] == 1.0
+    assert a.sum() == 2.0
+
+
+def test_label_trick_hides_own_label():
+    # one node, no edges: with its label hidden the model cannot read it back
+    n = 3
+    labels = torch.tensor([[1.0], [0.0], [1.0]])
+    known = np.array([True, True, False])
+    no_emb = np.zeros(n, dtype=bool)
+    model = RGCN(n, 1, 4, 1, n_layers=1, labels=labels, label_known=known, learn_embedding=no_emb)
+    ei, et = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    with torch.no_grad():
+        seen = model(ei, et)
+        hidden = model(ei, et, hide=torch.tensor([0]))
+    assert not torch.allclose(seen[0], hidden[0])
+    # node 2 is not known: its output is the same hidden or not
+    torch.testing.assert_close(seen[2], hidden[2])
+    torch.testing.assert_close(seen[2], hidden[1])  # and equals a node with label 0
+    with pytest.raises(ValueError, match="hide"):
+        RGCN(n, 1, 4, 1)(ei, et, hide=torch.tensor([0]))
+    with pytest.raises(ValueError, match="label_known"):
+        RGCN(n, 1, 4, 1, labels=labels)
+    with pytest.raises(ValueError, match="label_trick"):
+        fit_node_classifier(model, (ei, et), labels, [0, 1], label_trick=1.5)
+    _, hist = fit_node_classifier(model, (ei, et), labels, [0, 1], epochs=5, label_trick=0.5)
+    assert len(hist) == 5

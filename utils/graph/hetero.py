@@ -40,6 +40,7 @@ __all__ = [
     "RelationalGraph",
     "fit_node_classifier",
     "prune_leaves",
+    "relational_adjacency",
     "to_relational",
 ]
 
@@ -159,6 +160,41 @@ def _as_long(a: object, name: str) -> torch.Tensor:
     return t.long()
 
 
+def relational_adjacency(
+    edge_index: torch.Tensor, edge_type: torch.Tensor, n_nodes: int, n_relations: int
+) -> torch.Tensor:
+    """Sparse [n_nodes, n_nodes * n_relations] matrix whose entry (i, j * R + r) is
+    (number of r-edges j -> i) / c_{i,r}. Its product with the [n_nodes * R, d] matrix whose
+    row j * R + r is h_j W_r (that is, ``(X @ [W_1 | ... | W_R]).reshape(n * R, d)``) is
+    sum_r sum_{j in N_i^r} W_r h_j / c_{i,r}: R-GCN's message term in one sparse product."""
+    src, dst = edge_index
+    key = dst * n_relations + edge_type
+    count = torch.bincount(key, minlength=n_nodes * n_relations).to(torch.float32)
+    vals = 1.0 / count[key]
+    idx = torch.stack([dst, src * n_relations + edge_type])
+    return torch.sparse_coo_tensor(idx, vals, (n_nodes, n_relations * n_nodes)).coalesce()
+
+
+class _SpMM(torch.autograd.Function):
+    """A @ X with a precomputed CSR transpose for the backward pass (torch's own COO backward
+    re-sorts A^T on every call, which dominated the lab's training time)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, a_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, None, torch.sparse.mm(ctx.a_t, grad)
+
+
+def _edge_key(edge_index: torch.Tensor, edge_type: torch.Tensor, n: int, r: int) -> tuple:
+    w = torch.arange(1, edge_type.numel() + 1, dtype=torch.int64) % 9973
+    check = int(((edge_index[0] * 31 + edge_index[1] * 17 + edge_type * 7) * w).sum())
+    return (n, r, edge_type.numel(), check)
+
+
 class RGCNLayer(nn.Module):
     """One R-GCN layer (Schlichtkrull et al. 2018, eqs. 2-3); see the module docstring.
 
@@ -190,6 +226,7 @@ class RGCNLayer(nn.Module):
             self.comp = nn.Parameter(torch.empty(n_relations, n_bases))
         self.root = nn.Parameter(torch.empty(d_in, d_out)) if self_loop else None
         self.bias = nn.Parameter(torch.zeros(d_out)) if bias else None
+        self._adj_cache: tuple | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -222,18 +259,15 @@ class RGCNLayer(nn.Module):
             raise ValueError(f"edge_index holds node ids outside [0, {n})")
         if edge_type.numel() and (edge_type.min() < 0 or edge_type.max() >= self.n_relations):
             raise ValueError(f"edge_type holds relations outside [0, {self.n_relations})")
-        src, dst = edge_index
-        out = torch.zeros(n, self.d_out, dtype=x.dtype)
-        if src.numel():
-            key = dst * self.n_relations + edge_type
-            count = torch.bincount(key, minlength=n * self.n_relations).to(x.dtype)
-            norm = 1.0 / count[key]
-            w = self.relation_weights()
-            for r in range(self.n_relations):  # one matrix product per relation, on its edges
-                m = edge_type == r
-                if bool(m.any()):
-                    msg = (x[src[m]] @ w[r]) * norm[m, None]
-                    out = out.index_add(0, dst[m], msg)
+        key = _edge_key(edge_index, edge_type, n, self.n_relations)
+        if self._adj_cache is None or self._adj_cache[0] != key:  # the graph is usually fixed
+            adj = relational_adjacency(edge_index, edge_type, n, self.n_relations)
+            self._adj_cache = (key, adj.to_sparse_csr(), adj.t().coalesce().to_sparse_csr())
+        _, adj, adj_t = self._adj_cache
+        w = self.relation_weights()  # [R, d_in, d_out]
+        w_cat = w.permute(1, 0, 2).reshape(self.d_in, self.n_relations * self.d_out)
+        xw = (x @ w_cat).reshape(n * self.n_relations, self.d_out)
+        out = _SpMM.apply(adj, adj_t, xw)  # sum_r A_r X W_r, A_r row-normalised per relation
         if self.root is not None:
             out = out + x @ self.root
         if self.bias is not None:
@@ -248,7 +282,14 @@ class RGCN(nn.Module):
     actors, directors), plus a linear projection of ``features`` (zeros where a node has none).
     Then ``n_layers`` R-GCN layers (ReLU and dropout between them); the last one outputs logits.
     A node with no learned embedding and no features (a test film with no attributes) starts at
-    zero and is described only by what its neighbours send."""
+    zero and is described only by what its neighbours send.
+
+    ``labels`` (optional, [n_nodes, n_classes] 0/1) with ``label_known`` (bool [n_nodes]) adds the
+    *label trick* (Shi et al. 2021, UniMP): the known labels of training nodes are an input,
+    projected like features. ``forward(..., hide=idx)`` zeroes the labels of ``idx``; training
+    hides a random part of the training nodes each step and predicts exactly those, so a node
+    never sees its own label (see :func:`fit_node_classifier`'s ``label_trick``). Validation and
+    test nodes must have ``label_known`` False."""
 
     def __init__(
         self,
@@ -262,6 +303,8 @@ class RGCN(nn.Module):
         features: torch.Tensor | None = None,
         learn_embedding: np.ndarray | torch.Tensor | None = None,
         dropout: float = 0.0,
+        labels: torch.Tensor | None = None,
+        label_known: np.ndarray | torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
@@ -288,6 +331,17 @@ class RGCN(nn.Module):
             self.project = nn.Linear(features.shape[1], d_hidden)
         else:
             self.features, self.project = None, None
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.float32)
+            known = torch.as_tensor(label_known) if label_known is not None else None
+            if labels.ndim != 2 or labels.shape[0] != n_nodes:
+                raise ValueError(f"labels must have shape [{n_nodes}, n_classes]")
+            if known is None or known.shape != (n_nodes,) or known.dtype != torch.bool:
+                raise ValueError(f"label_known must be a bool array of shape ({n_nodes},)")
+            self.register_buffer("labels", labels * known[:, None].float())
+            self.label_proj = nn.Linear(labels.shape[1], d_hidden)
+        else:
+            self.labels, self.label_proj = None, None
         self.layers = nn.ModuleList(
             RGCNLayer(
                 d_hidden, d_out if i == n_layers - 1 else d_hidden, n_relations, n_bases=n_bases
@@ -296,10 +350,20 @@ class RGCN(nn.Module):
         )
         self.dropout = dropout
 
-    def forward(self, edge_index: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, edge_index: torch.Tensor, edge_type: torch.Tensor, hide: torch.Tensor | None = None
+    ) -> torch.Tensor:
         h = self.embedding.weight * self.mask
         if self.project is not None:
             h = h + self.project(self.features)
+        if self.label_proj is not None:
+            visible = self.labels
+            if hide is not None:
+                visible = visible.clone()
+                visible[torch.as_tensor(hide, dtype=torch.long)] = 0.0
+            h = h + self.label_proj(visible)
+        elif hide is not None:
+            raise ValueError("hide needs a model built with labels")
         for i, layer in enumerate(self.layers):
             h = F.dropout(h, self.dropout, self.training)
             h = layer(h, edge_index, edge_type)
@@ -397,31 +461,45 @@ def fit_node_classifier(
     seed: int = 0,
     multilabel: bool = True,
     patience: int | None = None,
+    label_trick: float | None = None,
+    eval_every: int = 1,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
     """Full-batch training of ``model(*inputs) -> logits [n_nodes, n_classes]`` on ``train_idx``.
 
     Loss: binary cross-entropy per label when ``multilabel`` (``y`` a 0/1 float matrix), else
     cross-entropy (``y`` int classes). With ``val_idx`` the validation loss is logged each epoch
     and the weights of the best validation epoch are restored at the end (early stopping after
-    ``patience`` epochs without improvement when given). Returns (model, history)."""
+    ``patience`` validation checks without improvement when given); ``eval_every`` thins the
+    validation checks. ``label_trick`` (a fraction in (0, 1)) hides the labels of that random
+    share of the training nodes each epoch (``model(*inputs, hide=...)``) and computes the loss
+    on those only. Returns (model, history)."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     train_idx = torch.as_tensor(np.asarray(train_idx), dtype=torch.long)
     if train_idx.numel() == 0:
         raise ValueError("train_idx must not be empty")
+    if label_trick is not None and not 0.0 < label_trick < 1.0:
+        raise ValueError(f"label_trick must be in (0, 1) or None, got {label_trick}")
     torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = F.binary_cross_entropy_with_logits if multilabel else F.cross_entropy
     history, best, best_state, stale = [], float("inf"), None, 0
     for epoch in range(epochs):
         model.train()
         opt.zero_grad()
-        logits = model(*inputs)
-        loss = loss_fn(logits[train_idx], y[train_idx])
+        if label_trick is None:
+            target = train_idx
+            logits = model(*inputs)
+        else:
+            perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
+            target = perm[: max(1, int(label_trick * len(perm)))]
+            logits = model(*inputs, hide=target)
+        loss = loss_fn(logits[target], y[target])
         loss.backward()
         opt.step()
-        row = {"epoch": epoch, "train_loss": float(loss)}
-        if val_idx is not None:
+        row = {"epoch": epoch, "train_loss": float(loss.detach())}
+        if val_idx is not None and (epoch % eval_every == eval_every - 1 or epoch == epochs - 1):
             model.eval()
             with torch.no_grad():
                 vl = float(loss_fn(model(*inputs)[val_idx], y[val_idx]))

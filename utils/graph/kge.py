@@ -224,18 +224,21 @@ def train_kge(
             b = data[perm[start : start + batch_size]]
             h, r, t = b[:, 0], b[:, 1], b[:, 2]
             neg = torch.randint(model.n_entities, (len(b), n_negatives), generator=gen)
-            corrupt_head = torch.rand(len(b), generator=gen) < 0.5
+            ch = torch.rand(len(b), generator=gen) < 0.5  # corrupt the head of these rows
             he, re_, te = model.entity(h), model.relation(r), model.entity(t)
-            ne = model.entity(neg)
-            neg_head = model.gamma - model.distance(ne, re_[:, None], te[:, None])
-            neg_tail = model.gamma - model.distance(he[:, None], re_[:, None], ne)
-            neg_score = torch.where(corrupt_head[:, None], neg_head, neg_tail)
+            neg_score = torch.empty(len(b), n_negatives)
+            if bool(ch.any()):
+                ne = model.entity(neg[ch])
+                neg_score[ch] = model.gamma - model.distance(ne, re_[ch, None], te[ch, None])
+            if bool((~ch).any()):
+                ne = model.entity(neg[~ch])
+                neg_score[~ch] = model.gamma - model.distance(he[~ch, None], re_[~ch, None], ne)
             pos_score = model.gamma - model.distance(he, re_, te)
             loss = kge_loss(pos_score, neg_score, adversarial_temperature=adversarial_temperature)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(b)
+            total += float(loss.detach()) * len(b)
         losses.append(total / len(data))
     model.eval()
     return losses
