@@ -17,6 +17,7 @@ from utils.graph.gat import (
     GATEncoder,
     GATv2Conv,
     add_self_loops,
+    argmax_keys,
     attention_weights,
     dictionary_lookup_batch,
     fit_gat,
@@ -181,6 +182,25 @@ def test_gat_attention_is_static_and_gatv2_is_not():
             assert (ranks == ranks[:, :1]).all()
     assert best["gat"].unique().numel() == 1
     assert best["gatv2"].unique().numel() > 1
+
+
+def test_argmax_keys_agrees_with_the_layer_attention():
+    torch.manual_seed(1)
+    n_keys, n_queries = 9, 25
+    x = torch.randn(n_keys + n_queries, 5)
+    ei = _bipartite(n_keys, n_queries)
+    for conv in (GATConv(5, 4, heads=2, add_self_loops=False), GATv2Conv(5, 4, heads=2)):
+        conv.add_self_loops = False
+        _, (_, alpha) = conv(x, ei, return_attention=True)
+        expect = alpha.detach().view(n_keys, n_queries, 2).argmax(0).numpy()  # [Q, H]
+        got = argmax_keys(conv, x, np.arange(n_keys), np.arange(n_queries) + n_keys)
+        np.testing.assert_array_equal(got, expect)
+        if isinstance(conv, GATConv):
+            assert all(len(set(got[:, h])) == 1 for h in range(2))
+    with pytest.raises(ValueError, match="keys"):
+        argmax_keys(conv, x, np.array([99]), np.arange(3))
+    with pytest.raises(TypeError, match="conv"):
+        argmax_keys(GATEncoder(5), x, np.arange(3), np.arange(3))
 
 
 def test_encoder_shapes_gradients_and_attention_probe():
