@@ -443,3 +443,58 @@ def test_training_with_two_hop_negatives_runs():
         SAGE(2, 8, 4), x, g, fanouts=[3, 3], epochs=2, lr=0.01, batch_size=64, hard_frac=0.5
     )
     assert len(hist["loss"]) == 2 and np.isfinite(hist["loss"]).all()
+
+
+def test_evaluate_from_sources_matches_the_foundation_evaluator():
+    pytest.importorskip("utils.graph", reason="foundation not present")
+    from utils.graph import CSRGraph, adamic_adar, evaluate_link_prediction
+    from utils.graph.sage import evaluate_from_sources
+
+    g0 = _random_graph(80, 300, seed=9)
+    src = np.repeat(np.arange(g0.n_nodes), np.diff(g0.indptr))
+    g = CSRGraph.from_edges(src, g0.indices, g0.n_nodes)
+    rng = np.random.default_rng(0)
+    cand = rng.integers(0, 80, (200, 2))
+    cand = cand[cand[:, 0] != cand[:, 1]]
+    new = np.array([not g.has_edge(a, b) for a, b in cand])
+    targets = np.unique(np.sort(cand[new], axis=1), axis=0)
+    score_fn = adamic_adar(g)
+    full = evaluate_link_prediction(score_fn, g, targets, k=5)
+    ours = evaluate_from_sources(score_fn, g, targets, np.arange(80), k=5)
+    for key in ("hits@5", "recall@5", "mrr", "n_sources", "n_targets"):
+        assert ours[key] == pytest.approx(full[key]), key
+    some = evaluate_from_sources(score_fn, g, targets, np.arange(10), k=5)
+    assert some["n_sources"] <= 10
+    with pytest.raises(ValueError, match="sources"):
+        evaluate_from_sources(score_fn, g, targets, np.array([], dtype=np.int64))
+
+
+def test_cold_start_simulation_drops_edges_and_keeps_determinism_setting():
+    from utils.graph.sage import _drop_targets
+
+    g = _random_graph(40, 200, seed=3)
+    batch = NeighborSampler(g, [4, 4], seed=0).sample(np.array([0, 1, 2, 3]))
+    cut = _drop_targets(batch.blocks, np.array([1, 2]))
+    for before, after in zip(batch.blocks, cut, strict=True):
+        assert not np.isin(after.edge_index[1], [1, 2]).any()
+        kept = ~np.isin(before.edge_index[1], [1, 2])
+        assert np.array_equal(after.edge_index, before.edge_index[:, kept])
+    gg, x, _ = _two_communities()
+    assert not torch.are_deterministic_algorithms_enabled()
+    _, hist = train_sage_link_minibatch(
+        SAGE(2, 8, 4),
+        x,
+        gg,
+        fanouts=[3, 3],
+        epochs=2,
+        lr=0.01,
+        batch_size=64,
+        cold_frac=0.3,
+        cold_row=np.array([np.nan, -1.0], dtype=np.float32),
+    )
+    assert np.isfinite(hist["loss"]).all()
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after training
+    with pytest.raises(ValueError, match="cold_frac"):
+        train_sage_link_minibatch(
+            SAGE(2, 8, 4), x, gg, fanouts=[3, 3], epochs=1, lr=0.01, cold_frac=1.0
+        )
