@@ -697,7 +697,11 @@ def embed_full(model: nn.Module, x: np.ndarray, graph: object) -> np.ndarray:
 # aggr "pool": 0.102 / 0.040; no degree input: 0.084 / 0.031; target_frac 0.3: 0.089 / 0.033;
 # hidden/out 128: 0.107 / 0.045; neg_per_pos 3: 0.096 / 0.042; hard_frac 0.3: 0.092 / 0.034;
 # 32 random node features appended: 0.092 / 0.037. The MLP baseline scored 0.116 / 0.044 and
-# Adamic-Adar 0.245 / 0.128. Differences below about 0.02 are within seed noise.
+# Adamic-Adar 0.245 / 0.128. Differences below about 0.02 are within seed noise. (Measured on an
+# earlier build of the tie table, 14,987 actors, before training was made deterministic.)
+# cold_frac (cold-start simulation) is off here: on validation 0.3 lowered old-node recall to
+# 0.035 but raised recall for newcomers (actors debuting 2008-2009, embedded at 2010, ties born
+# 2010-2011) from 0.014 to 0.045 (0.1: 0.040, 0.2: 0.028); the lab trains that variant separately.
 GRAPHSAGE_DEFAULTS: dict = {
     "hidden_dim": 64,
     "out_dim": 64,
