@@ -138,3 +138,20 @@ def test_evaluate_sources_equals_the_evaluator_on_all_sources_and_samples():
         sample_sources(phase, 0)
     with pytest.raises(ValueError, match="sources"):
         evaluate_sources(fn, phase, np.array([], dtype=np.int64))
+
+
+def test_parallel_workers_give_the_same_rows_as_one_process():
+    phase = small_phase()
+    x = np.random.default_rng(0).normal(size=(phase.graph.n_nodes, 4)).astype(np.float32)
+    kw = {
+        "methods": ["adamic_adar", "gcn"],
+        "seeds": (0, 1),
+        "k": 10,
+        "overrides": {"gcn": {"epochs": 5}},
+    }
+    serial = run_benchmark(phase, x, **kw)
+    parallel = run_benchmark(phase, x, n_jobs=2, **kw)
+    cols = ["method", "seed", "hits@10", "recall@10", "mrr"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+    with pytest.raises(ValueError, match="n_jobs"):
+        run_benchmark(phase, methods=["adamic_adar"], n_jobs=0)
