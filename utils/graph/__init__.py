@@ -10,9 +10,15 @@
   :func:`embedding_scorer`.
 - :func:`train_link_encoder`: the shared training loop for GNN encoders (dot-product decoder).
 
-Models live in their own modules (``walks``, ``sgns``, ``gcn``, ``sage``, ``gat``, ``wl``,
-``hetero``, ``kge``, ``linkpred``); import them from there.
+Models live in their own modules and are re-exported here lazily (importing ``utils.graph`` does
+not load torch, numba or LightGBM until one of them is used): ``profile`` (graph statistics),
+``walks`` and ``sgns`` (DeepWalk/node2vec, SGNS, NetMF), ``gcn``, ``sage``, ``gat`` (GNN layers and
+their link-prediction fits), ``wl`` (WL test, GIN), ``hetero`` (R-GCN, HGT), ``kge`` (TransE,
+RotatE), ``linkpred`` (the candidate + learned-ranker model) and ``benchmark`` (every method of
+the part on one protocol).
 """
+
+import importlib
 
 from .csr import CSRGraph
 from .evaluate import ScoreFn, evaluate_link_prediction, link_prediction_ranks, per_source_metrics
@@ -27,7 +33,41 @@ from .heuristics import (
     resource_allocation,
 )
 from .splits import LinkSplit, Phase, temporal_link_split
-from .train import encode, encoder_scorer, train_link_encoder
+
+_LAZY = {
+    "train": ("encode", "encoder_scorer", "train_link_encoder"),
+    "profile": (
+        "clustering",
+        "components",
+        "degree_ccdf",
+        "fit_degree_tail",
+        "growth_by_year",
+        "mixing",
+        "neighbour_vote_accuracy",
+        "pair_distances",
+        "random_tie_split",
+        "representation_bytes",
+    ),
+    "walks": ("node2vec_walks", "random_walks", "transition_probabilities", "walk_statistics"),
+    "sgns": ("fit_node2vec", "netmf_embedding", "train_sgns"),
+    "gcn": ("GCNConv", "GCNEncoder", "fit_gcn", "train_gcn"),
+    "sage": ("NeighborSampler", "SAGE", "SAGEConv", "fit_graphsage", "sample_neighbors"),
+    "gat": ("GATConv", "GATEncoder", "GATv2Conv", "attention_weights", "fit_gat"),
+    "wl": ("GIN", "GINLayer", "wl_distinguishes", "wl_refine"),
+    "hetero": ("HGTLayer", "RGCN", "RGCNLayer"),
+    "kge": ("RotatE", "TransE", "filtered_ranks", "train_kge"),
+    "linkpred": ("fit_structural", "candidate_pairs", "pair_feature_matrix"),
+    "benchmark": ("run_benchmark", "run_method", "summarize"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'utils.graph' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "CSRGraph",
@@ -37,8 +77,6 @@ __all__ = [
     "adamic_adar",
     "common_neighbours",
     "embedding_scorer",
-    "encode",
-    "encoder_scorer",
     "evaluate_link_prediction",
     "jaccard",
     "katz",
@@ -48,5 +86,5 @@ __all__ = [
     "personalized_pagerank",
     "resource_allocation",
     "temporal_link_split",
-    "train_link_encoder",
+    *_WHERE,
 ]
