@@ -236,3 +236,13 @@ def test_bad_model_args():
         RotatE(3, 1, dim=2).score_all(torch.tensor([0]), torch.tensor([0]), "middle")
     with pytest.raises(ValueError, match="relation ids"):
         train_kge(TransE(3, 1, dim=2), np.array([[0, 4, 1]]), epochs=1)
+
+
+def test_rotate_score_all_matches_generic_scoring():
+    torch.manual_seed(1)
+    m = RotatE(9, 2, dim=4, gamma=5.0)
+    anchors, rels = torch.tensor([0, 3, 8]), torch.tensor([1, 0, 1])
+    for side in ("head", "tail"):
+        fast = m.score_all(anchors, rels, side)
+        slow = super(RotatE, m).score_all(anchors, rels, side)
+        torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-4)

@@ -167,6 +167,24 @@ class RotatE(KGEModel):
         im = h_re * s + h_im * c - t_im
         return torch.sqrt(re * re + im * im + 1e-12).sum(-1)
 
+    @torch.no_grad()
+    def score_all(
+        self, anchors: torch.Tensor, rels: torch.Tensor, side: Literal["head", "tail"]
+    ) -> torch.Tensor:
+        """As :meth:`KGEModel.score_all`, using |r_i| = 1: the head side
+        d(e o r, t) = |e - t o conj(r)|, so both sides are one distance to a fixed point."""
+        if side not in ("head", "tail"):
+            raise ValueError(f"unknown side {side!r}; expected head or tail")
+        d = self.dim
+        a = self.entity(anchors)
+        theta = self.relation(rels) * (1.0 if side == "tail" else -1.0)
+        c, s = torch.cos(theta), torch.sin(theta)
+        p_re = a[:, :d] * c - a[:, d:] * s
+        p_im = a[:, :d] * s + a[:, d:] * c
+        re = p_re[:, None, :] - self.entities[None, :, :d]
+        im = p_im[:, None, :] - self.entities[None, :, d:]
+        return self.gamma - torch.sqrt(re * re + im * im + 1e-12).sum(-1)
+
     def rotation(self) -> torch.Tensor:
         """The relations as unit complex numbers, [n_relations, dim] (complex64)."""
         return torch.polar(torch.ones_like(self.relations), self.relations.detach())
