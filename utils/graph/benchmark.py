@@ -146,55 +146,14 @@ def sample_sources(phase, n: int, seed: int = 0) -> np.ndarray:
 def evaluate_sources(
     score_fn: ScoreFn, phase, sources: np.ndarray, *, k: int = 20, batch_size: int = 512
 ) -> dict[str, float]:
-    """The evaluator's per-source metrics (Hits@K, Recall@K, MRR; rank = 1 + #higher +
-    #equal / 2 among the source's non-neighbours) averaged over the given ``sources`` only.
+    """The evaluator's metrics averaged over the given ``sources`` of ``phase`` only: with every
+    source it equals :func:`utils.graph.evaluate_link_prediction`; with a uniform sample
+    (:func:`sample_sources`) it is an unbiased estimate of it at a fraction of the cost."""
+    from utils.graph import evaluate_link_prediction
 
-    With every source of ``phase`` this equals :func:`utils.graph.evaluate_link_prediction`;
-    with a uniform sample (:func:`sample_sources`) it is an unbiased estimate of it at a
-    fraction of the scoring cost.
-    """
-    graph = phase.graph
-    t = np.asarray(phase.targets, dtype=np.int64)
-    pairs = np.unique(np.concatenate([t, t[:, ::-1]]), axis=0)
-    src = np.unique(np.asarray(sources, dtype=np.int64))
-    src = src[np.isin(src, pairs[:, 0])]
-    if len(src) == 0:
-        raise ValueError("sources: none of them has a target tie in phase")
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: expected a positive int, got {k!r}")
-    starts = np.searchsorted(pairs[:, 0], src, side="left")
-    ends = np.searchsorted(pairs[:, 0], src, side="right")
-    hits, recall, rr, n_targets = [], [], [], 0
-    for b0 in range(0, len(src), batch_size):
-        s = src[b0 : b0 + batch_size]
-        scores = np.array(score_fn(s), dtype=np.float64)
-        if scores.shape != (len(s), graph.n_nodes):
-            raise ValueError(
-                f"score_fn: expected shape ({len(s)}, {graph.n_nodes}), got {scores.shape}"
-            )
-        for i, u in enumerate(s):
-            row = scores[i]
-            row[graph.indices[graph.indptr[u] : graph.indptr[u + 1]]] = -np.inf
-            row[u] = -np.inf
-            tg = pairs[starts[b0 + i] : ends[b0 + i], 1]
-            st = row[tg]
-            st = st[np.isfinite(st)]  # targets that are already neighbours are dropped
-            if not len(st):
-                continue
-            greater = (row[None, :] > st[:, None]).sum(1)
-            equal = (row[None, :] == st[:, None]).sum(1) - 1
-            rank = 1.0 + greater + equal / 2.0
-            hits.append(float((rank <= k).any()))
-            recall.append(float((rank <= k).mean()))
-            rr.append(1.0 / float(rank.min()))
-            n_targets += len(st)
-    return {
-        f"hits@{k}": float(np.mean(hits)),
-        f"recall@{k}": float(np.mean(recall)),
-        "mrr": float(np.mean(rr)),
-        "n_sources": len(hits),
-        "n_targets": n_targets,
-    }
+    return evaluate_link_prediction(
+        score_fn, phase.graph, phase.targets, k=k, batch_size=batch_size, sources=sources
+    )
 
 
 def run_method(

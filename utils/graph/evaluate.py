@@ -40,14 +40,30 @@ def _check_targets(graph: CSRGraph, targets: object) -> np.ndarray:
 
 
 def link_prediction_ranks(
-    score_fn: ScoreFn, graph: CSRGraph, targets: object, *, batch_size: int = 512
+    score_fn: ScoreFn,
+    graph: CSRGraph,
+    targets: object,
+    *,
+    batch_size: int = 512,
+    sources: object = None,
 ) -> pd.DataFrame:
     """One row per (source, target) in both directions: ``source``, ``target``, ``rank`` and
-    ``n_candidates``. Targets that are observed neighbours of the source are dropped."""
+    ``n_candidates``. Targets that are observed neighbours of the source are dropped.
+    ``sources`` (optional) keeps only those source nodes: a cohort (new actors), or a uniform
+    sample of sources, whose mean metrics are an unbiased estimate of the full ones."""
     t = _check_targets(graph, targets)
     if batch_size < 1:
         raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
     pairs = np.unique(np.concatenate([t, t[:, ::-1]]), axis=0)
+    if sources is not None:
+        keep = np.asarray(sources)
+        if keep.ndim != 1 or keep.size == 0 or not np.issubdtype(keep.dtype, np.integer):
+            raise ValueError("sources: expected a non-empty 1-D array of node ids")
+        if keep.min() < 0 or keep.max() >= graph.n_nodes:
+            raise ValueError(f"sources: node ids must lie in [0, {graph.n_nodes})")
+        pairs = pairs[np.isin(pairs[:, 0], keep)]
+        if not len(pairs):
+            raise ValueError("sources: none of them has a target")
     sources, starts = np.unique(pairs[:, 0], return_index=True)
     ends = np.append(starts[1:], len(pairs))
     deg = graph.degree()
@@ -113,13 +129,20 @@ def per_source_metrics(ranks: pd.DataFrame, k: int = 20) -> pd.DataFrame:
 
 
 def evaluate_link_prediction(
-    score_fn: ScoreFn, graph: CSRGraph, targets: object, *, k: int = 20, batch_size: int = 512
+    score_fn: ScoreFn,
+    graph: CSRGraph,
+    targets: object,
+    *,
+    k: int = 20,
+    batch_size: int = 512,
+    sources: object = None,
 ) -> dict[str, float]:
     """``hits@k``, ``recall@k`` and ``mrr`` averaged over source nodes (see the module
-    docstring), with ``n_sources`` and ``n_targets`` (directed source-target pairs)."""
+    docstring), with ``n_sources`` and ``n_targets`` (directed source-target pairs); with
+    ``sources``, over those source nodes only (see :func:`link_prediction_ranks`)."""
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k: expected a positive int, got {k!r}")
-    ranks = link_prediction_ranks(score_fn, graph, targets, batch_size=batch_size)
+    ranks = link_prediction_ranks(score_fn, graph, targets, batch_size=batch_size, sources=sources)
     per = per_source_metrics(ranks, k)
     return {
         f"hits@{k}": float(per[f"hits@{k}"].mean()),

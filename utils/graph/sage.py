@@ -30,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -841,54 +840,6 @@ def evaluate_from_sources(
     averaged over the sources that have a target. Use it to score a cohort (new nodes) or a fixed
     sample of sources when a full evaluation is too slow.
     """
-    from utils.graph import per_source_metrics
+    from utils.graph import evaluate_link_prediction
 
-    indptr, indices, n = _csr_arrays(graph)
-    t = np.asarray(targets, dtype=np.int64)
-    if t.ndim != 2 or t.shape[1] != 2:
-        raise ValueError(f"targets: expected an [m, 2] array of node pairs, got {t.shape}")
-    src_set = np.zeros(n, dtype=bool)
-    sources = np.asarray(sources, dtype=np.int64)
-    if sources.size == 0 or sources.min() < 0 or sources.max() >= n:
-        raise ValueError(f"sources: expected a non-empty array of ids in [0, {n})")
-    src_set[sources] = True
-    pairs = np.concatenate([t[src_set[t[:, 0]]], t[src_set[t[:, 1]]][:, ::-1]])
-    pairs = np.unique(pairs, axis=0)
-    if len(pairs) == 0:
-        raise ValueError("targets: no target pair has an endpoint in sources")
-    srcs, starts = np.unique(pairs[:, 0], return_index=True)
-    ends = np.append(starts[1:], len(pairs))
-    scores = np.asarray(score_fn(srcs), dtype=np.float64).copy()
-    if scores.shape != (len(srcs), n):
-        raise ValueError(f"score_fn: expected shape ({len(srcs)}, {n}), got {scores.shape}")
-    deg = np.diff(indptr)
-    rows = []
-    for i, s in enumerate(srcs):
-        row = scores[i]
-        row[indices[indptr[s] : indptr[s + 1]]] = -np.inf
-        row[s] = -np.inf
-        tg = pairs[starts[i] : ends[i], 1]
-        st = row[tg]
-        keep = np.isfinite(st)
-        tg, st = tg[keep], st[keep]
-        greater = (row[None, :] > st[:, None]).sum(1)
-        equal = (row[None, :] == st[:, None]).sum(1) - 1
-        rows.append(
-            pd.DataFrame(
-                {
-                    "source": s,
-                    "target": tg,
-                    "rank": 1.0 + greater + equal / 2.0,
-                    "n_candidates": n - 1 - deg[s],
-                }
-            )
-        )
-    ranks = pd.concat(rows, ignore_index=True)
-    per = per_source_metrics(ranks, k)
-    return {
-        f"hits@{k}": float(per[f"hits@{k}"].mean()),
-        f"recall@{k}": float(per[f"recall@{k}"].mean()),
-        "mrr": float(per["rr"].mean()),
-        "n_sources": len(per),
-        "n_targets": len(ranks),
-    }
+    return evaluate_link_prediction(score_fn, graph, targets, k=k, sources=sources)
