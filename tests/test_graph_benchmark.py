@@ -155,3 +155,13 @@ def test_parallel_workers_give_the_same_rows_as_one_process():
     pd.testing.assert_frame_equal(serial[cols], parallel[cols])
     with pytest.raises(ValueError, match="n_jobs"):
         run_benchmark(phase, methods=["adamic_adar"], n_jobs=0)
+
+
+def test_in_workers_keeps_order_and_equals_one_process():
+    from utils.graph.benchmark import in_workers
+
+    calls = [{"start": i, "stop": 10, "num": 3} for i in range(5)]
+    got = in_workers(np.linspace, calls, n_jobs=2)
+    assert [g.tolist() for g in got] == [np.linspace(i, 10, 3).tolist() for i in range(5)]
+    with pytest.raises(ValueError, match="n_jobs"):
+        in_workers(np.linspace, calls, n_jobs=0)

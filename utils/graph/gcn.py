@@ -80,7 +80,7 @@ def _check_n_nodes(n_nodes: object, edge_index: torch.Tensor) -> int:
 
 def _as_features(x: object, name: str = "x") -> torch.Tensor:
     if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        x = torch.from_numpy(np.array(x, dtype=np.float32, order="C"))  # a copy: x may be read-only
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or np.ndarray, got {type(x).__name__}")
     if x.dim() != 2:

@@ -146,8 +146,8 @@ def train_sgns(
     word2vec; the learning rate decays linearly from ``lr`` to ``lr * 1e-4`` over all steps.
     The gradient of each pair's loss is applied in full (summed over the batch, not averaged),
     which is what word2vec's per-pair SGD does when a batch has no repeated node; a row's step
-    is capped at norm ``max_step`` so that a hub drawn many times in one batch cannot diverge. Negatives
-    come from ``noise_distribution(counts)``; ``counts`` defaults to how often each node
+    is capped at norm ``max_step`` so that a hub drawn many times in one batch cannot diverge.
+    Negatives come from ``noise_distribution(counts)``; ``counts`` defaults to how often each node
     appears as a center. Runs on the caller's torch thread setting; same seed and thread
     count, same result.
     """
