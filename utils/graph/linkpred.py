@@ -2,7 +2,8 @@
 
 Two stages, as in LinkedIn's and Facebook's friend recommenders {cite}`libennowell2007link`:
 
-1. **Candidate generation.** Most new ties close a triangle, so each source's candidates are
+1. **Candidate generation.** A third of new ties close a triangle and most of the rest were
+   co-stars once already, so each source's candidates are
    the union of (a) its 2-hop neighbours, the ``n_two_hop`` best by Adamic-Adar, (b) the
    ``n_katz`` non-neighbours with the highest truncated Katz index (paths of length 2 and 3,
    so 3-hop nodes can enter), and (c) up to
