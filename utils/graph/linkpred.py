@@ -1,6 +1,6 @@
 """A learned link predictor built the way production "people you may know" systems are.
 
-Two stages, as in LinkedIn's and Facebook's friend recommenders {cite}`libennowell2007link`:
+Two stages, as in production friend recommenders (candidates, then a ranker over pair features):
 
 1. **Candidate generation.** A third of new ties close a triangle and most of the rest were
    co-stars once already, so each source's candidates are
