@@ -53,9 +53,19 @@ def test_each_lab_is_executed_and_within_60_s(lab):
     assert 0 < seconds <= LAB_BUDGET_S, f"{lab.name}: recorded {seconds:.1f} s"
 
 
+# A part is a folder of labs (the book's parts: notebooks/ml_algorithms is the core algorithms,
+# notebooks/ml_algorithms/graph the graph part). The graph part's issue set it a tighter budget.
+PART_BUDGETS_S = {"ml_algorithms/graph": 6 * 60}
+
+
 def test_each_part_within_8_minutes():
     per_part: dict[str, float] = defaultdict(float)
     for lab in LABS:
-        per_part[lab.parent.relative_to(ROOT / "notebooks").parts[0]] += recorded_seconds(lab)
-    over = {part: round(s) for part, s in per_part.items() if s > PART_BUDGET_S}
-    assert not over, f"parts over {PART_BUDGET_S:.0f} s of recorded lab time: {over}"
+        per_part[lab.parent.relative_to(ROOT / "notebooks").as_posix()] += recorded_seconds(lab)
+    assert "ml_algorithms/graph" in per_part
+    over = {
+        part: round(s)
+        for part, s in per_part.items()
+        if s > PART_BUDGETS_S.get(part, PART_BUDGET_S)
+    }
+    assert not over, f"parts over their budget (8 min unless listed) of recorded lab time: {over}"
