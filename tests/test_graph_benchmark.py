@@ -50,6 +50,8 @@ def test_run_method_matches_the_evaluator():
     assert row["recall@10"] == ref["recall@10"]
     assert row["method"] == "adamic_adar" and row["family"] == "heuristic"
     assert row["fit_s"] >= 0 and row["score_s"] > 0
+    # Adamic-Adar's state is two sparse matrices over the graph's ties: at least the ties' ids
+    assert row["state_mb"] * 1e6 >= phase.graph.indices.size * 4
 
 
 def test_bad_input_is_named():

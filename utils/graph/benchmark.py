@@ -170,8 +170,10 @@ def run_method(
     """Fit method ``name`` on ``phase`` with ``seed`` and evaluate it on ``phase.targets``.
 
     Returns a row: ``method``, ``family``, ``seed``, ``hits@k``, ``recall@k``, ``mrr``,
-    ``fit_s`` (building the score function, training included) and ``score_s`` (scoring every
-    source against every node, which is where heuristics spend their time), ``n_sources``.
+    ``fit_s`` (building the score function, training included), ``score_s`` (scoring every
+    source against every node, which is where heuristics spend their time), ``state_mb`` (the
+    size of everything the fitted score function holds, serialised with cloudpickle: the state a
+    server keeps in memory to score, not the peak memory of training) and ``n_sources``.
     ``x`` are node features computed before ``phase.feature_year``; ``sources`` (optional)
     restricts the evaluation to those source nodes (:func:`evaluate_sources`); ``overrides`` go
     to the fit.
@@ -194,6 +196,8 @@ def run_method(
     else:
         res = evaluate_sources(fn, phase, sources, k=k, batch_size=batch_size)
     t2 = time.perf_counter()
+    import cloudpickle
+
     return {
         "method": name,
         "family": m.family,
@@ -203,6 +207,7 @@ def run_method(
         "mrr": float(res["mrr"]),
         "fit_s": t1 - t0,
         "score_s": t2 - t1,
+        "state_mb": len(cloudpickle.dumps(fn)) / 1e6,
         "n_sources": int(res["n_sources"]),
     }
 
@@ -309,6 +314,8 @@ def summarize(results: pd.DataFrame, k: int = 20) -> pd.DataFrame:
         out[f"{c}_std"] = g[c].std(ddof=1).fillna(0.0)
     out["fit_s"] = g["fit_s"].mean()
     out["score_s"] = g["score_s"].mean()
+    if "state_mb" in results.columns:
+        out["state_mb"] = g["state_mb"].mean()
     return out.sort_values(f"hits@{k}_mean", ascending=False)
 
 
