@@ -22,6 +22,15 @@ def _as_ids(name: str, values: object) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
+def check_node_ids(name: str, values: object, n_nodes: int) -> np.ndarray:
+    """``values`` as a 1-D int64 array of node ids in ``[0, n_nodes)``, or a ValueError/TypeError
+    naming ``name``."""
+    ids = _as_ids(name, values)
+    if ids.size and (ids.min() < 0 or ids.max() >= n_nodes):
+        raise ValueError(f"{name}: node ids must lie in [0, {n_nodes})")
+    return ids
+
+
 @dataclass(frozen=True)
 class CSRGraph:
     """An unweighted graph in CSR form (sorted, duplicate-free neighbour lists)."""

@@ -19,17 +19,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .csr import CSRGraph
+from .csr import CSRGraph, check_node_ids
 from .evaluate import ScoreFn
 
 
 def _sources(graph: CSRGraph, sources: object) -> np.ndarray:
-    s = np.asarray(sources)
-    if s.ndim != 1 or not np.issubdtype(s.dtype, np.integer):
-        raise ValueError(f"sources: expected a 1-D integer array, got {s.dtype} {s.shape}")
-    if s.size and (s.min() < 0 or s.max() >= graph.n_nodes):
-        raise ValueError(f"sources: node ids must lie in [0, {graph.n_nodes})")
-    return s.astype(np.int64)
+    return check_node_ids("sources", sources, graph.n_nodes)
 
 
 def _weighted_paths(graph: CSRGraph, weight: np.ndarray) -> ScoreFn:

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .csr import check_node_ids
+
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "structure": ("cn", "aa", "ra", "jaccard", "paths3", "deg_u", "deg_v"),
     "costar": ("costar_films", "years_since_costar"),
@@ -331,15 +333,7 @@ class _GraphOps:
 
 
 def _validate_sources(sources: object, n_nodes: int) -> np.ndarray:
-    s = np.asarray(sources)
-    if s.ndim != 1:
-        raise ValueError(f"sources: expected a 1-D array of node ids, got shape {s.shape}")
-    if s.size and not np.issubdtype(s.dtype, np.integer):
-        raise TypeError(f"sources: expected integer node ids, got dtype {s.dtype}")
-    s = s.astype(np.int64)
-    if s.size and (s.min() < 0 or s.max() >= n_nodes):
-        raise ValueError(f"sources: node ids must lie in [0, {n_nodes})")
-    return s
+    return check_node_ids("sources", sources, n_nodes)
 
 
 def _top(values: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
