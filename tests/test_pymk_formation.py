@@ -7,14 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.graph import CSRGraph
 from utils.pymk.formation import (
     NEW_MEMBER,
     UNREACHABLE,
     degree_buckets,
     formation_distances,
     formation_shares,
-    two_hop_work,
 )
 
 
@@ -105,39 +103,6 @@ def test_formation_shares_rejects_unmeasured(history):
         formation_shares(history, codes, [(2001, 2002)])
 
 
-def _graph(edges, n):
-    e = np.asarray(edges)
-    return CSRGraph.from_edges(e[:, 0], e[:, 1], n)
-
-
-def test_two_hop_work_sum_of_neighbour_degrees():
-    # a star with centre 0 and leaves 1..5, plus 5-6
-    g = _graph([(0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (5, 6)], 7)
-    work = two_hop_work(g)
-    deg = g.degree()
-    for u in range(7):
-        assert work[u] == sum(deg[w] for w in g.neighbors(u))
-    assert work[1] == 5  # the leaf reads the hub's whole list
-    capped = two_hop_work(g, hub_cap=2)
-    assert capped[1] == 2 and capped[0] == 1 + 1 + 1 + 1 + 2
-    assert (capped <= 2 * deg).all() and (capped <= work).all()
-    assert two_hop_work(g, [1, 0]).tolist() == [work[1], work[0]]
-
-
-def test_two_hop_work_random_graph_against_brute_force():
-    rng = np.random.default_rng(1)
-    n = 60
-    src, dst = rng.integers(0, n, 300), rng.integers(0, n, 300)
-    keep = src != dst
-    g = CSRGraph.from_edges(src[keep], dst[keep], n)
-    deg = g.degree()
-    for cap in (None, 1, 3, 8):
-        work = two_hop_work(g, hub_cap=cap)
-        for u in range(n):
-            expect = sum(deg[w] if cap is None else min(deg[w], cap) for w in g.neighbors(u))
-            assert work[u] == expect
-
-
 def test_degree_buckets():
     b = degree_buckets(np.array([0, 1, 4, 5, 99, 100, 5000]), [1, 5, 100])
     assert b.astype(str).tolist() == ["<1", "1-4", "1-4", "5-99", "5-99", "100+", "100+"]
@@ -175,14 +140,7 @@ def test_formation_rejects_self_loops():
         formation_distances(_ties([(1, 1, 2000, 2000)]), 3)
 
 
-def test_two_hop_work_and_buckets_bad_input():
-    g = _graph([(0, 1), (1, 2)], 3)
-    with pytest.raises(TypeError, match="graph"):
-        two_hop_work(g.to_scipy())
-    with pytest.raises(ValueError, match="hub_cap"):
-        two_hop_work(g, hub_cap=0)
-    with pytest.raises(ValueError, match="sources"):
-        two_hop_work(g, [5])
+def test_degree_buckets_bad_input():
     with pytest.raises(ValueError, match="edges"):
         degree_buckets(np.array([1, 2]), [5, 5])
     with pytest.raises(ValueError, match="edges"):

@@ -8,21 +8,18 @@ Two questions decide a "people you may know" candidate generator before any mode
    formed). A tie at distance 2 closes a triangle, so a friends-of-friends (FoF) generator can
    reach it; a tie at distance 3 needs one more hop (or another source); a tie touching a member
    with no earlier tie is a cold-start tie that no graph walk reaches. :func:`formation_shares`
-   turns the codes into shares per period. Triadic closure as the dominant mechanism of tie
-   formation is measured on real social networks by Kossinets and Watts (Science 2006) and
-   Leskovec et al. (KDD 2008, "Microscopic evolution of social networks").
+   turns the codes into shares per period. The same replay on real social networks (a
+   university e-mail network, Kossinets and Watts, Science 2006; Flickr, Delicious, Yahoo!
+   Answers and LinkedIn, Leskovec et al., KDD 2008) finds new ties strongly local: most close
+   a triangle.
 
-2. **What does a 2-hop expansion read?** Expanding source ``u`` reads the neighbour list of
-   every neighbour ``w`` of ``u``, so the number of 2-hop paths read is
-   ``W(u) = sum over w in N(u) of d(w)`` (:func:`two_hop_work`). One hub among ``u``'s
-   neighbours can dominate the sum. A **hub cap** ``c`` lets an intermediate member contribute at
-   most ``c`` of its ties, so ``W_c(u) = sum over w in N(u) of min(d(w), c) <= c * d(u)``: the
-   work becomes linear in the source's own degree. The paths read include the one that walks
-   back to ``u`` itself (an expander reads it before filtering it out), as in the
-   ``work`` counter of :class:`utils.pymk.candidates.Candidates`.
+2. **What does a 2-hop expansion cost, per member?** The work itself is
+   :func:`utils.pymk.candidates.two_hop_work` (the sum of the neighbours' degrees, capped);
+   :func:`degree_buckets` groups members by degree so that the lab can show how that work, and
+   the time of a friends-of-friends expansion, grow with the source's degree.
 
 Public API: :data:`ORIGINS`, :func:`formation_distances`, :func:`formation_shares`,
-:func:`two_hop_work`, :func:`degree_buckets`.
+:func:`degree_buckets`.
 """
 
 from __future__ import annotations
@@ -164,33 +161,6 @@ def formation_shares(
     out = pd.DataFrame.from_dict(rows, orient="index")
     out["ties"] = out["ties"].astype(np.int64)
     return out
-
-
-def two_hop_work(
-    graph: CSRGraph, sources: object = None, *, hub_cap: int | None = None
-) -> np.ndarray:
-    """2-hop paths read when expanding each source: ``sum over w in N(u) of min(d(w), hub_cap)``.
-
-    Without a cap this is the sum of the neighbours' degrees (the path back to ``u`` included);
-    with ``hub_cap = c`` each intermediate member contributes at most ``c`` ties, so the work is
-    at most ``c * d(u)``. Computed for all sources at once as the sparse product ``A @ min(d, c)``.
-    ``sources`` are node ids (all nodes when ``None``). Returns int64, aligned with ``sources``.
-    """
-    if not isinstance(graph, CSRGraph):
-        raise TypeError(f"graph must be a CSRGraph, got {type(graph).__name__}")
-    if hub_cap is not None and (
-        isinstance(hub_cap, bool) or not isinstance(hub_cap, int | np.integer) or hub_cap < 1
-    ):
-        raise ValueError(f"hub_cap must be a positive int or None, got {hub_cap!r}")
-    deg = graph.degree().astype(np.int64)
-    contrib = deg if hub_cap is None else np.minimum(deg, int(hub_cap))
-    if sources is None:
-        src = np.arange(graph.n_nodes, dtype=np.int64)
-    else:
-        src = check_node_ids("sources", sources, graph.n_nodes)
-    owner = np.repeat(np.arange(graph.n_nodes, dtype=np.int64), deg)
-    work = np.bincount(owner, weights=contrib[graph.indices], minlength=graph.n_nodes)
-    return np.rint(work[src]).astype(np.int64)
 
 
 def degree_buckets(degrees: object, edges: Sequence[int]) -> pd.Series:
