@@ -36,7 +36,8 @@ from utils.graph.csr import CSRGraph, check_node_ids
 
 ORIGIN_FOF = 1
 ORIGIN_EMBEDDING = 2
-_ORIGIN_NAMES = {ORIGIN_FOF: "fof", ORIGIN_EMBEDDING: "embedding"}
+ORIGIN_COLLEAGUE = 4  # used by utils.pymk.ranker's past-colleague generator
+_ORIGIN_NAMES = {ORIGIN_FOF: "fof", ORIGIN_EMBEDDING: "embedding", ORIGIN_COLLEAGUE: "colleague"}
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,10 @@ class Candidates:
     def top(self, k: int) -> Candidates:
         """The first ``k`` candidates of each source."""
         k = _check_k(k, "k")
-        return self._select(_rank_within(self.src) < k)
+        return self.select(_rank_within(self.src) < k)
 
-    def _select(self, mask: np.ndarray) -> Candidates:
+    def select(self, mask: np.ndarray) -> Candidates:
+        """The rows where ``mask`` (bool or index array) holds; same sources and work."""
         return Candidates(
             self.src[mask],
             self.cand[mask],
@@ -90,8 +92,11 @@ class Candidates:
         )
 
     def origin_names(self) -> np.ndarray:
-        """``"fof"``, ``"embedding"`` or ``"fof+embedding"`` per pair."""
-        names = {m: "+".join(n for bit, n in _ORIGIN_NAMES.items() if m & bit) for m in (1, 2, 3)}
+        """The generators that proposed each pair, e.g. ``"fof"`` or ``"fof+embedding"``."""
+        names = {
+            m: "+".join(n for bit, n in _ORIGIN_NAMES.items() if m & bit)
+            for m in np.unique(self.origin).tolist()
+        }
         return np.array([names[int(m)] for m in self.origin], dtype=object)
 
 
