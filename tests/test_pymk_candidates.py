@@ -152,3 +152,21 @@ def test_candidates_container_helpers(graph):
     assert c.top(1).per_source().max() == 1
     assert set(c.origin_names()) == {"fof"}
     assert list(itertools.islice(c.sources, 3)) == [0, 1, 2]
+
+
+def test_candidate_score_fn_ranks_candidates_first_in_score_order(graph):
+    from utils.pymk.candidates import candidate_score_fn
+
+    c = fof_candidates(graph, [0, 1, 2], k=5)
+    fn = candidate_score_fn(graph, c, c.score)
+    rows = fn(np.array([2, 0, 50]))
+    assert rows.shape == (3, graph.n_nodes)
+    for i, u in enumerate((2, 0)):
+        m = c.src == u
+        assert np.all(rows[i, c.cand[m]] > 0)
+        others = np.setdiff1d(np.arange(graph.n_nodes), c.cand[m])
+        assert np.all(rows[i, others] < 0)
+        assert np.array_equal(np.argsort(-rows[i, c.cand[m]], kind="stable"), np.arange(m.sum()))
+    assert np.all(rows[2] < 0)  # not among cands.sources: backfill only
+    with pytest.raises(ValueError, match="scores"):
+        candidate_score_fn(graph, c, c.score[:-1])

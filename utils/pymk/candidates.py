@@ -27,6 +27,7 @@ candidate came from as a feature, and :func:`union_candidates` merges lists by t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -384,3 +385,37 @@ def candidate_recall(cands: Candidates, targets: object, *, k: int | None = None
         raise ValueError("targets: no target tie has its source among cands.sources")
     n = int(max(both.max(), c.cand.max(initial=0), c.src.max(initial=0))) + 1
     return float(np.isin(both[:, 0] * n + both[:, 1], c.src * n + c.cand).mean())
+
+
+def candidate_score_fn(
+    graph: CSRGraph, cands: Candidates, scores: object
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The evaluator's ``score_fn(sources) -> [len(sources), n_nodes]``
+    (:func:`utils.graph.evaluate_link_prediction`) from scored candidates: a candidate gets
+    :math:`\\sigma(\\text{score}) \\in (0, 1)`; every other member
+    :math:`-1 + d_v / (1 + \\max d) \\in [-1, 0)`, below all candidates and by degree among
+    themselves (a popularity backfill). Sources outside ``cands.sources`` get only the backfill.
+    """
+    g = _check_graph(graph)
+    if not isinstance(cands, Candidates):
+        raise TypeError(f"cands: expected Candidates, got {type(cands).__name__}")
+    raw = np.asarray(scores, dtype=np.float64).ravel()
+    if raw.shape != (len(cands),) or not np.isfinite(raw).all():
+        raise ValueError(f"scores: expected {len(cands)} finite scores, got shape {raw.shape}")
+    deg = np.diff(g.indptr).astype(np.float64)
+    backfill = -1.0 + deg / (deg.max() + 1.0)
+    prob = 1.0 / (1.0 + np.exp(-np.clip(raw, -50.0, 50.0)))
+    starts = np.searchsorted(cands.src, cands.sources, side="left")
+    ends = np.searchsorted(cands.src, cands.sources, side="right")
+
+    def score(sources: np.ndarray) -> np.ndarray:
+        s = check_node_ids("sources", sources, g.n_nodes)
+        out = np.tile(backfill, (len(s), 1))
+        pos = np.searchsorted(cands.sources, s)
+        for i, (u, p) in enumerate(zip(s, pos, strict=True)):
+            if p < len(cands.sources) and cands.sources[p] == u:
+                lo, hi = starts[p], ends[p]
+                out[i, cands.cand[lo:hi]] = prob[lo:hi]
+        return out
+
+    return score

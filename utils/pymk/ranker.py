@@ -51,6 +51,7 @@ from .candidates import (
     Candidates,
     _rank_within,
     _sort_rows,
+    candidate_score_fn,
     embedding_candidates,
     fof_candidates,
     union_candidates,
@@ -385,16 +386,11 @@ class PYMKRanker:
         which candidates get :math:`\\sigma(\\text{score}) \\in (0, 1)` and every other member
         :math:`-1 + d_v / (1 + \\max d) \\in [-1, 0)` (below all candidates, by degree)."""
         self._check_fitted()
-        deg = graph.degree().astype(np.float64)
-        backfill = -1.0 + deg / (deg.max() + 1.0)
 
         def score(sources: np.ndarray) -> np.ndarray:
             s = np.unique(np.asarray(sources))
             cands, raw = self.score_candidates(graph, s, emb)
-            out = np.tile(backfill, (len(s), 1))
-            out[np.searchsorted(s, cands.src), cands.cand] = 1.0 / (1.0 + np.exp(-raw))
-            pos = np.searchsorted(s, np.asarray(sources))
-            return out[pos]
+            return candidate_score_fn(graph, cands, raw)(np.asarray(sources))
 
         return score
 
