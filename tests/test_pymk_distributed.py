@@ -18,6 +18,7 @@ from utils.pymk.distributed import (
     edge_cut,
     hash_partition,
     louvain_communities,
+    patch_candidates,
     plan_fof_refresh,
     ray_map_shards,
     remote_shards,
@@ -170,6 +171,9 @@ def test_affected_sources_contains_every_changed_list(seed):
     assert changed <= predicted
     assert set(new.ravel().tolist()) <= changed  # the endpoints always change
     assert len(predicted) < g.n_nodes
+    # the incremental refresh: recompute only the affected sources, patch, equal to a full run
+    update = fof_candidates(after, np.array(sorted(predicted)))
+    _assert_same(patch_candidates(c_before, update), c_after)
 
 
 def test_changed_sources_bad_input():
@@ -181,6 +185,15 @@ def test_changed_sources_bad_input():
         changed_sources(c, fof_candidates(g, np.arange(6)))
     with pytest.raises(ValueError, match="atol"):
         changed_sources(c, c, atol=-1.0)
+
+
+def test_patch_candidates_bad_input():
+    g = _two_cliques()
+    c = fof_candidates(g, np.arange(6))
+    with pytest.raises(TypeError, match="base"):
+        patch_candidates(None, c)
+    with pytest.raises(ValueError, match="subset"):
+        patch_candidates(c, fof_candidates(g, np.arange(12)))
 
 
 def test_affected_sources_bad_input():

@@ -19,7 +19,8 @@ measured path rate into paths, shuffle bytes and cores per day for a batch refre
 
 Incremental updates: :func:`affected_sources` is the set of members whose friends-of-friends
 candidates or 2-hop features (common neighbours, Adamic-Adar) can change when ties are added;
-:func:`changed_sources` checks it against two candidate runs.
+:func:`changed_sources` checks it against two candidate runs, and :func:`patch_candidates`
+applies a recomputation of only those sources to yesterday's lists.
 
 Distribution: :func:`split_sources` cuts the sources into shards (by hash, or balanced by
 expected work), :func:`ray_map_shards` runs one Ray task per shard over a graph placed once in
@@ -197,14 +198,35 @@ def affected_sources(graph: CSRGraph, new_edges: object) -> np.ndarray:
     ends = check_node_ids("new_edges", e.reshape(-1), graph.n_nodes)
     if ends.size == 0:
         return np.zeros(0, dtype=np.int64)
-    after = CSRGraph.from_edges(
-        np.concatenate([np.repeat(np.arange(graph.n_nodes), graph.degree()), ends[0::2]]),
-        np.concatenate([graph.indices, ends[1::2]]),
-        graph.n_nodes,
-    )
+    # N_after(a) = N(a) | {new partners of a}, and the new partners are endpoints themselves
     touched = np.unique(ends)
-    nbrs = [after.indices[after.indptr[u] : after.indptr[u + 1]] for u in touched.tolist()]
-    return np.unique(np.concatenate([touched, *nbrs]))
+    lo, hi = graph.indptr[touched], graph.indptr[touched + 1]
+    span = hi - lo
+    offsets = np.repeat(lo - np.r_[0, np.cumsum(span)[:-1]], span)
+    nbrs = graph.indices[np.arange(span.sum()) + offsets]
+    return np.unique(np.concatenate([touched, nbrs]))
+
+
+def patch_candidates(base: object, update: object):
+    """``base`` with the rows of every source in ``update.sources`` replaced by ``update``'s:
+    the incremental refresh, recomputing only the affected sources."""
+    from .candidates import Candidates
+
+    for name, c in (("base", base), ("update", update)):
+        if not isinstance(c, Candidates):
+            raise TypeError(f"{name} must be Candidates, got {type(c).__name__}")
+    if not np.isin(update.sources, base.sources).all():
+        raise ValueError("update.sources must be a subset of base.sources")
+    keep_rows = ~np.isin(base.src, update.sources)
+    keep_src = ~np.isin(base.sources, update.sources)
+    per_source = {"sources", "work"}
+    rest = Candidates(
+        **{
+            f.name: getattr(base, f.name)[keep_src if f.name in per_source else keep_rows]
+            for f in dataclasses.fields(Candidates)
+        }
+    )
+    return concat_candidates([rest, update])
 
 
 def changed_sources(before: object, after: object, *, atol: float = 1e-9) -> np.ndarray:
