@@ -10,8 +10,8 @@ Two questions decide a "people you may know" candidate generator before any mode
    with no earlier tie is a cold-start tie that no graph walk reaches. :func:`formation_shares`
    turns the codes into shares per period. The same replay on real social networks (a
    university e-mail network, Kossinets and Watts, Science 2006; Flickr, Delicious, Yahoo!
-   Answers and LinkedIn, Leskovec et al., KDD 2008) finds new ties strongly local: most close
-   a triangle.
+   Answers and LinkedIn, Leskovec et al., KDD 2008) finds new ties local: from about a
+   quarter to two thirds of them close a triangle, depending on the network.
 
 2. **What does a 2-hop expansion cost, per member?** The work itself is
    :func:`utils.pymk.candidates.two_hop_work` (the sum of the neighbours' degrees, capped);
