@@ -291,3 +291,62 @@ def test_precomputed_adamic_adar_lists_agree_with_heuristic_top_k():
         ids = lists.lookup(u)[0]
         if ids.size:
             assert aa[u, ids[0]] == pytest.approx(max(r[2] for r in rows if r[0] == u))
+
+
+# ------------------------------------------------------------------------------------------
+# ServingRanker: online == offline on the real graph, with a small ranker
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_ranker():
+    from utils.data import collaboration_graph, load_films
+    from utils.graph import temporal_link_split
+    from utils.graph.linkpred import LinkHistory
+    from utils.pymk.ranker import PYMKRanker
+
+    films = load_films()
+    collab = collaboration_graph(films)
+    phase = temporal_link_split(collab.ties, len(collab.actors)).phase("test")
+    history = LinkHistory.from_films(films, collab)
+    ranker = PYMKRanker(
+        0,
+        candidate_params={"fof_k": 30, "emb_k": 10, "colleague_k": 10},
+        n_estimators=10,
+        neg_per_source=10,
+    ).fit(history, 2010)
+    return ranker, phase.graph
+
+
+def test_serving_ranker_matches_batch_ranker(small_ranker):
+    from utils.pymk.serving import ServingRanker
+
+    ranker, g = small_ranker
+    deg = g.degree()
+    members = np.r_[np.flatnonzero(deg > 0)[:5], np.argsort(-deg)[:2]]
+    sr = ServingRanker(ranker, g)
+    ctx = ranker.history.context(ranker.year)
+    for u in members:
+        ref = ranker.candidates(g, [u], ctx)
+        got = sr.candidates([u])
+        assert np.array_equal(got.cand, ref.cand) and np.allclose(got.score, ref.score)
+        x_ref = ranker.features(g, ref, ctx, ranker._crew_at(ranker.history, ranker.year))
+        x = sr.features(got)
+        assert np.allclose(x, x_ref, equal_nan=True)
+        assert np.allclose(sr.score(got, x), ranker.predict(x_ref))
+    rec = ranker.recommend(g, members, k=10)
+    svc = sr.service()
+    for u in members:
+        assert svc.recommend(int(u))["member"].tolist() == rec[rec.src == u]["cand"].tolist()
+        assert svc.recommend(int(u))["mutual"].tolist() == rec[rec.src == u]["mutual"].tolist()
+
+
+def test_serving_ranker_hub_cap_and_bad_input(small_ranker):
+    from utils.pymk.serving import ServingRanker
+
+    ranker, g = small_ranker
+    assert ServingRanker(ranker, g, hub_cap=20).fof.hub_cap == 20
+    with pytest.raises(TypeError, match="ranker"):
+        ServingRanker(object(), g)
+    with pytest.raises(ValueError, match="graph"):
+        ServingRanker(ranker, CSRGraph.from_edges([0], [1], 3))
+    with pytest.raises(TypeError, match="emb_index"):
+        ServingRanker(ranker, g, emb_index=object())

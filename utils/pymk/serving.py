@@ -24,6 +24,13 @@ adds what is specific to a friend recommender:
   int32 ids, float32 scores, uint16 mutual counts), its bytes, an O(1) lookup that drops members
   who have connected since the batch ran, and a score function for
   :func:`utils.graph.evaluate_link_prediction` so stale lists can be scored like any model.
+- :class:`ServingRanker`: a fitted :class:`utils.pymk.ranker.PYMKRanker` prepared for one
+  request at a time. The ranker's batch methods rebuild the graph's sparse operators and
+  normalise every embedding on each call (a fixed cost of milliseconds, larger than a small
+  member's whole request); here everything that does not depend on the request is built once
+  at load (the feature store's part: node activity, profile vectors, co-star and crew history,
+  the operators), and a request computes only its own pairs' features. The tests check that
+  its candidates, features and scores equal the batch ranker's: online/offline consistency.
 - :class:`PYMKService`: ``recommend(member, k=10)`` over pluggable candidate, feature and
   scoring callables, with an optional precomputed list for a chosen set of members (the hybrid
   "precompute the expensive members, compute the rest on request"), and a "N mutual
@@ -45,7 +52,22 @@ import pandas as pd
 
 from utils._checks import check_positive_int
 from utils.graph.csr import check_node_ids
-from utils.pymk.candidates import ORIGIN_FOF, Candidates, adjacency
+from utils.graph.linkpred import FEATURE_GROUPS, _features, _GraphOps
+from utils.pymk.candidates import (
+    ORIGIN_EMBEDDING,
+    ORIGIN_FOF,
+    Candidates,
+    adjacency,
+    embedding_candidates,
+    union_candidates,
+)
+from utils.pymk.ranker import (
+    ORIGIN_COLLEAGUE,
+    PYMKRanker,
+    _unit_rows,
+    colleague_candidates,
+    ranker_feature_names,
+)
 from utils.serving import Pipeline, latency_summary
 
 DEFAULT_DEGREE_EDGES: tuple[int, ...] = (1, 5, 20, 60)
@@ -552,3 +574,111 @@ class PYMKService:
             out.insert(1, "name", self.names[out["member"].to_numpy()])
         out["reason"] = [mutual_reason(m) for m in out["mutual"]]
         return out
+
+
+# --------------------------------------------------------------------------------------------
+# The ranker, one request at a time
+# --------------------------------------------------------------------------------------------
+class ServingRanker:
+    """A fitted :class:`utils.pymk.ranker.PYMKRanker` served one request at a time.
+
+    Built once: a :class:`FoFIndex` (``fof_k``, ``hub_cap``: the ranker's unless overridden),
+    the unit embeddings, the ranker's point-in-time context and crew history for its year, and
+    the graph operators of :func:`utils.graph.linkpred.pair_feature_matrix`. Per request:
+    :meth:`candidates` (the union of friends of friends, embedding neighbours through
+    ``emb_index`` when given, else the exact scan, and past colleagues, as
+    :meth:`PYMKRanker.candidates`), :meth:`features` (the rows of :meth:`PYMKRanker.features`)
+    and :meth:`score` (the LightGBM booster on a NumPy array, one thread).
+    """
+
+    def __init__(
+        self,
+        ranker,
+        graph,
+        *,
+        emb_index: object = None,
+        hub_cap: int | str | None = "ranker",
+        emb: np.ndarray | None = None,
+    ) -> None:
+        if not isinstance(ranker, PYMKRanker):
+            raise TypeError(f"ranker: expected a PYMKRanker, got {type(ranker).__name__}")
+        ranker._check_fitted()
+        _check_graph(graph)
+        if graph.n_nodes != ranker.history.n_nodes:
+            raise ValueError(
+                f"graph: has {graph.n_nodes} nodes, the ranker's history has "
+                f"{ranker.history.n_nodes}"
+            )
+        if emb_index is not None and not hasattr(emb_index, "search"):
+            raise TypeError("emb_index: expected a utils.ann index (with search) or None")
+        self.ranker = ranker
+        self.graph = graph
+        p = ranker.candidate_params
+        cap = p["hub_cap"] if hub_cap == "ranker" else hub_cap
+        self.hub_cap = _check_cap(cap)
+        self.context = ranker.history.context(ranker.year)
+        self.crew = ranker._crew_at(ranker.history, ranker.year)
+        self.emb = ranker._emb(self.context, emb, graph.n_nodes)
+        self.unit = _unit_rows(self.emb)
+        self.emb_index = emb_index
+        self.fof = FoFIndex(graph, k=p["fof_k"], hub_cap=self.hub_cap) if p["fof_k"] else None
+        self._ops = _GraphOps.of(graph)
+        self._groups = tuple(FEATURE_GROUPS)
+        self._booster = ranker.model.booster_
+
+    def candidates(self, sources: object) -> Candidates:
+        """The ranker's candidate union for ``sources``."""
+        p = self.ranker.candidate_params
+        s = np.unique(check_node_ids("sources", sources, self.graph.n_nodes))
+        lists = []
+        if self.fof is not None:
+            lists.append(self.fof(s))
+        if p["emb_k"]:
+            k = min(p["emb_k"], self.graph.n_nodes - 1)
+            lists.append(embedding_candidates(self.emb, self.graph, s, k=k, index=self.emb_index))
+        if p["colleague_k"]:
+            lists.append(colleague_candidates(self.context, self.graph, s, k=p["colleague_k"]))
+        return union_candidates(*lists)
+
+    def features(self, cands: Candidates) -> np.ndarray:
+        """Float32 [len(cands), F]: :meth:`PYMKRanker.features` without its per-call setup."""
+        pairs = cands.pairs()
+        u, v = pairs[:, 0], pairs[:, 1]
+        srcs, pos = np.unique(u, return_inverse=True)
+        base = np.empty((len(pairs), sum(len(g) for g in FEATURE_GROUPS.values())), np.float32)
+        for lo in range(0, len(srcs), 256):  # the batching of pair_feature_matrix
+            b = srcs[lo : lo + 256]
+            sel = np.flatnonzero((pos >= lo) & (pos < lo + 256))
+            rows = self._ops.rows(b)
+            base[sel] = _features(
+                self._ops, b, pos[sel] - lo, v[sel], self.context, rows, self._groups
+            )
+        shared = self.crew.shared(pairs)
+        cos = np.einsum("ij,ij->i", self.unit[u], self.unit[v])
+        gen = np.stack(
+            [
+                (cands.origin & ORIGIN_FOF) > 0,
+                (cands.origin & ORIGIN_EMBEDDING) > 0,
+                (cands.origin & ORIGIN_COLLEAGUE) > 0,
+                1.0 / cands.score - 1.0,
+                cos,
+            ],
+            axis=1,
+        ).astype(np.float32)
+        full = np.concatenate([base, shared, gen], axis=1)
+        names = ranker_feature_names()
+        if self.ranker.features_used == names:
+            return full
+        return full[:, [names.index(f) for f in self.ranker.features_used]]
+
+    def score(self, cands: Candidates, x: np.ndarray | None) -> np.ndarray:
+        """Raw lambdarank scores (as :meth:`PYMKRanker.predict`) of feature rows ``x``."""
+        if x is None:
+            return np.zeros(len(cands))
+        return np.asarray(self._booster.predict(x, num_threads=1), dtype=np.float64)
+
+    def service(self, **kwargs) -> PYMKService:
+        """A :class:`PYMKService` over these stages (``kwargs``: names, precomputed, ...)."""
+        return PYMKService(
+            self.graph, self.candidates, features=self.features, score=self.score, **kwargs
+        )
