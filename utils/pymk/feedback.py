@@ -137,14 +137,26 @@ def fof_score_matrix(
     if degree_penalty > 0:
         s = sp.csr_matrix(s @ sp.diags(np.maximum(d, 1.0) ** -float(degree_penalty)))
     s.eliminate_zeros()
-    s.sort_indices()
     return s
+
+
+def _pair_jitter(row: np.ndarray, col: np.ndarray, n_cols: int, salt: int) -> np.ndarray:
+    """A uniform [0, 1) number per (row, col) pair from the splitmix64 finaliser of
+    ``row * n_cols + col + salt``: the same pair gets the same number whatever the storage order
+    of the matrix, so the tie order does not depend on how a score matrix was built."""
+    with np.errstate(over="ignore"):
+        z = (row.astype(np.uint64) * np.uint64(n_cols) + col.astype(np.uint64)) + np.uint64(salt)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 def top_k_lists(scores: sp.spmatrix, k: int, *, seed: object = 0) -> np.ndarray:
     """Each row's ``k`` highest-scoring columns of a sparse score matrix, best first, as an int64
     array ``[n_rows, k]`` padded with ``-1`` where a row has fewer than ``k`` stored positive
-    scores. Equal scores are ordered at random (seeded), so that no id order favours anyone."""
+    scores. Equal scores (within ~2e-9 of the largest score) are ordered at random (seeded), so
+    that no id order favours anyone."""
     k = _check_k(k)
     if not sp.issparse(scores):
         raise TypeError(f"scores: expected a SciPy sparse matrix, got {type(scores)}")
@@ -159,9 +171,15 @@ def top_k_lists(scores: sp.spmatrix, k: int, *, seed: object = 0) -> np.ndarray:
     row = np.repeat(np.arange(n_rows), np.diff(s.indptr))
     keep = s.data > 0
     row, col, val = row[keep], s.indices[keep], s.data[keep]
-    perm = _rng(seed).permutation(len(val))  # random order first: ties stay in it below
-    order = perm[np.argsort(-val[perm], kind="stable")]
-    order = order[np.argsort(row[order], kind="stable")]  # by row, best score first within
+    # One float sort key: the row, then the score descending (scaled into [0, 0.5)), then a
+    # pseudo-random jitter of < 1e-9 per (row, col) that orders equal scores at random. One
+    # argsort of an almost sorted key is ~10x faster than a lexsort; scores closer than ~2e-9
+    # of the largest count as equal, and rows up to ~1e5 keep the resolution (float64 spacing
+    # at 1e5 is ~1.5e-11).
+    top = float(val.max())
+    key = row + 0.5 * (1.0 - val / (top * (1.0 + 1e-9)))
+    key += _pair_jitter(row, col, s.shape[1], int(_rng(seed).integers(2**62))) * 1e-9
+    order = np.argsort(key)
     row, col = row[order], col[order]
     starts = np.searchsorted(row, np.arange(n_rows))
     rank = np.arange(len(row)) - starts[row]
