@@ -247,9 +247,11 @@ def test_ray_map_shards_matches_single_process(ray_local):
     sources = np.arange(g.n_nodes)
     whole = fof_candidates(g, sources, k=20, hub_cap=8)
     ref = ray_local.put(g)
-    for n_shards, cpus in ((1, 2.0), (4, 1.0)):
+    for n_shards, cpus, flight in ((1, 2.0, None), (4, 1.0, None), (5, 1.0, 1)):
         shards = split_sources(sources, n_shards)
-        parts = ray_map_shards(fof_candidates, ref, shards, cpus_per_task=cpus, k=20, hub_cap=8)
+        parts = ray_map_shards(
+            fof_candidates, ref, shards, cpus_per_task=cpus, max_in_flight=flight, k=20, hub_cap=8
+        )
         _assert_same(concat_candidates(parts), whole)
     # a graph (not a reference) is put by the call itself
     parts = ray_map_shards(fof_candidates, g, split_sources(sources, 2), k=20, hub_cap=8)
@@ -265,5 +267,7 @@ def test_ray_map_shards_bad_input(ray_local):
         ray_map_shards(fof_candidates, g, [])
     with pytest.raises(ValueError, match="cpus_per_task"):
         ray_map_shards(fof_candidates, g, [np.arange(3)], cpus_per_task=0)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        ray_map_shards(fof_candidates, g, [np.arange(3)], max_in_flight=0)
     with pytest.raises(ValueError, match="n_tasks"):
         time_empty_tasks(0)

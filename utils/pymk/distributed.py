@@ -361,28 +361,41 @@ def ray_map_shards(
     shards: Sequence[np.ndarray],
     *,
     cpus_per_task: float = 1.0,
+    max_in_flight: int | None = None,
     **kwargs: object,
 ) -> list:
     """``[fn(graph, shard, **kwargs) for shard in shards]``, one Ray task per shard.
 
     ``graph`` is put in the object store once (pass an ``ObjectRef`` from ``ray.put`` to reuse
     it across calls); every task then maps the same read-only copy (NumPy arrays are not
-    copied per task on one node; on a cluster each node fetches it once). ``cpus_per_task``
-    bounds concurrency: with ``ray.init(num_cpus=2)``, 2.0 runs the tasks one at a time and 1.0
-    two at a time. Empty shards are skipped. ``fn`` must be importable by the workers (a
-    module-level function of an installed package), as on a cluster.
+    copied per task on one node; on a cluster each node fetches it once). Concurrency is
+    bounded by the cluster's CPUs over ``cpus_per_task``, and further by ``max_in_flight``
+    (submit the next task only when fewer are running: ``1`` runs them one at a time on the
+    same warm workers, which is the fair "one worker" baseline; changing ``cpus_per_task``
+    instead makes Ray lease workers for a new resource shape). Empty shards are skipped.
+    ``fn`` must be importable by the workers (a module-level function of an installed
+    package), as on a cluster. Results come back in shard order.
     """
     ray = _require_ray()
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if not cpus_per_task > 0:
         raise ValueError(f"cpus_per_task must be positive, got {cpus_per_task!r}")
+    if max_in_flight is not None:
+        max_in_flight = check_positive_int(max_in_flight, "max_in_flight")
     shards = [np.asarray(s, dtype=np.int64) for s in shards]
     if not shards:
         raise ValueError("shards must not be empty")
     ref = graph if isinstance(graph, ray.ObjectRef) else ray.put(graph)
     task = ray.remote(num_cpus=cpus_per_task, max_retries=0)(_run_shard)
-    futures = [task.remote(fn, ref, s, kwargs) for s in shards if len(s)]
+    futures, running = [], []
+    for s in shards:
+        if not len(s):
+            continue
+        if max_in_flight is not None and len(running) >= max_in_flight:
+            _, running = ray.wait(running, num_returns=len(running) - max_in_flight + 1)
+        futures.append(task.remote(fn, ref, s, kwargs))
+        running.append(futures[-1])
     return ray.get(futures)
 
 
