@@ -16,11 +16,13 @@ from utils.graph.linkpred import LinkHistory
 from utils.metrics import ndcg_at_k
 from utils.pymk.offline import (
     candidate_ndcg,
+    candidate_ranks,
     group_gain_importance,
     group_permutation_importance,
     ndcg_from_ranks,
     ranking_metrics,
     snapshot_context,
+    snapshot_history,
 )
 
 
@@ -235,3 +237,51 @@ def test_snapshot_context_bad_input(history):
         snapshot_context(history, 2005.0, 2010)
     with pytest.raises(TypeError, match="history"):
         snapshot_context(object(), 2005, 2010)
+
+
+def test_snapshot_history_hands_out_leaky_contexts(history):
+    lagged = snapshot_history(history, lag=3)
+    assert isinstance(lagged, LinkHistory)
+    ref = snapshot_context(history, 2005, 2008)
+    got = lagged.context(2005)
+    np.testing.assert_array_equal(got.node, ref.node)
+    np.testing.assert_array_equal(got.x, ref.x)
+    today = snapshot_history(history, snapshot_year=2013)
+    np.testing.assert_array_equal(
+        today.context(2005).node, snapshot_context(history, 2005, 2013).node
+    )
+    np.testing.assert_array_equal(today.context(2014).node, history.context(2014).node)
+    x = np.ones((history.n_nodes, 2), dtype=np.float32)
+    np.testing.assert_array_equal(lagged.context(2005, x).x, x)
+
+
+def test_snapshot_history_bad_input(history):
+    with pytest.raises(ValueError, match="exactly one"):
+        snapshot_history(history)
+    with pytest.raises(ValueError, match="exactly one"):
+        snapshot_history(history, lag=1, snapshot_year=2010)
+    with pytest.raises(ValueError, match="lag"):
+        snapshot_history(history, lag=0)
+    with pytest.raises(TypeError, match="history"):
+        snapshot_history(object(), lag=1)
+    with pytest.raises(TypeError, match="year"):
+        snapshot_history(history, lag=1).context(2005.5)
+
+
+# ------------------------------------------------------------------------------ candidate ranks
+def test_candidate_ranks_give_candidate_recall_at_every_k():
+    from utils.pymk.candidates import candidate_recall, fof_candidates, union_candidates
+
+    graph, targets = _small_graph(2)
+    fof = fof_candidates(graph, np.unique(targets), k=30)
+    ranks = candidate_ranks(fof, targets)
+    for k in (1, 3, 10, 30):
+        assert (ranks < k).mean() == pytest.approx(candidate_recall(fof, targets, k=k))
+    uni = union_candidates(fof.top(5), fof_candidates(graph, np.unique(targets), k=5, score="cn"))
+    assert (candidate_ranks(uni, targets) < np.inf).mean() == pytest.approx(
+        candidate_recall(uni, targets)
+    )
+    with pytest.raises(TypeError, match="cands"):
+        candidate_ranks(targets, targets)
+    with pytest.raises(ValueError, match="targets"):
+        candidate_ranks(fof, targets[:, :1])

@@ -8,6 +8,8 @@ importance (LightGBM gain and permutation), and the snapshot-feature leakage tra
   :math:`\\mathrm{IDCG@K} = \\sum_{i=1}^{\\min(|T|, K)} 1/\\log_2(1 + i)`.
   :func:`utils.metrics.ndcg_at_k` needs ranked id lists and cannot take tied ranks, hence this.
 - :func:`ranking_metrics`: Hits@K, Recall@K, nDCG@K and MRR from one ranking pass.
+- :func:`candidate_ranks`: each test tie's position in a candidate list, so that candidate
+  recall at every budget K comes from one pass.
 - :func:`candidate_ndcg`: nDCG@K inside each source's candidate list (labels known per row):
   the metric that :func:`group_permutation_importance` degrades.
 - :func:`group_gain_importance`: a LightGBM model's split gain summed by feature group, as a
@@ -20,22 +22,32 @@ importance (LightGBM gain and permutation), and the snapshot-feature leakage tra
   features (activity, profile) come from a later snapshot than the phase's cut-off, the
   classic mistake of joining today's feature table to yesterday's labels; co-star history and
   recent-tie counts stay point-in-time, so only the non-graph features leak.
+  :func:`snapshot_history` wraps a history so that every context it hands out is such a
+  snapshot (:class:`SnapshotHistory`), and :func:`fit_ranker` fits the part's
+  :class:`utils.pymk.ranker.PYMKRanker` on either, in a worker process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from utils.graph.linkpred import LinkHistory, PairContext
+
 __all__ = [
+    "SnapshotHistory",
     "candidate_ndcg",
+    "candidate_ranks",
+    "fit_ranker",
     "group_gain_importance",
     "group_permutation_importance",
     "ndcg_from_ranks",
     "ranking_metrics",
     "snapshot_context",
+    "snapshot_history",
 ]
 
 
@@ -227,8 +239,6 @@ def snapshot_context(history, year: int, snapshot_year: int):
     feature rows ``x`` and the top genre/country/language codes are taken from films released
     before ``snapshot_year`` (a later snapshot), while the co-star history and the count of
     recent ties stay as of ``year``. ``snapshot_year == year`` gives the point-in-time context."""
-    from utils.graph.linkpred import PairContext
-
     for name, v in (("year", year), ("snapshot_year", snapshot_year)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name}: expected an int, got {v!r}")
@@ -237,10 +247,118 @@ def snapshot_context(history, year: int, snapshot_year: int):
             f"snapshot_year: expected >= year ({year}), got {snapshot_year}; "
             "an earlier snapshot is a stale feature, not a leak"
         )
-    if not hasattr(history, "context"):
+    if not isinstance(history, LinkHistory):
         raise TypeError(f"history: expected a LinkHistory, got {type(history).__name__}")
-    pit = history.context(int(year))
-    snap = history.context(int(snapshot_year))
+    pit = LinkHistory.context(history, int(year))  # the base class's point-in-time contexts
+    snap = LinkHistory.context(history, int(snapshot_year))
     node = snap.node.copy()
     node[:, 2] = pit.node[:, 2]  # recent ties: a graph feature, kept point-in-time
     return PairContext(int(year), node, snap.x, snap.cats, pit.costar, pit.costar_last)
+
+
+@dataclass
+class SnapshotHistory(LinkHistory):
+    """A :class:`utils.graph.linkpred.LinkHistory` whose :meth:`context` for cut-off ``year``
+    is :func:`snapshot_context` with films before ``year + lag`` (a feature table refreshed at
+    the end of each label window) or, with ``lag`` None, before ``max(snapshot_year, year)``
+    (one table computed "today"). Any model that reads its contexts through
+    ``history.context``, as :class:`utils.pymk.ranker.PYMKRanker` does, then trains or scores
+    on the leaky features without a code change, which is how the leak happens in practice.
+    Build it with :func:`snapshot_history`."""
+
+    lag: int | None = None
+    snapshot_year: int | None = None
+
+    def context(self, year: int, x: np.ndarray | None = None) -> PairContext:
+        if isinstance(year, bool) or not isinstance(year, (int, np.integer)):
+            raise TypeError(f"year: expected an int, got {year!r}")
+        y = int(year)
+        snap = y + self.lag if self.lag is not None else max(int(self.snapshot_year), y)
+        ctx = snapshot_context(self, y, snap)
+        if x is not None:
+            x = LinkHistory.context(self, y, x).x  # validated by the base class
+            ctx = PairContext(ctx.year, ctx.node, x, ctx.cats, ctx.costar, ctx.costar_last)
+        return ctx
+
+
+def snapshot_history(
+    history: LinkHistory, *, lag: int | None = None, snapshot_year: int | None = None
+) -> SnapshotHistory:
+    """A :class:`SnapshotHistory` over the same film data as ``history`` (shared, not copied):
+    give exactly one of ``lag`` (years after each cut-off, >= 1) or ``snapshot_year``."""
+    if not isinstance(history, LinkHistory):
+        raise TypeError(f"history: expected a LinkHistory, got {type(history).__name__}")
+    if (lag is None) == (snapshot_year is None):
+        raise ValueError("lag, snapshot_year: give exactly one")
+    for name, v in (("lag", lag), ("snapshot_year", snapshot_year)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise TypeError(f"{name}: expected an int, got {v!r}")
+    if lag is not None and lag < 1:
+        raise ValueError(f"lag: expected >= 1 year, got {lag}")
+    return SnapshotHistory(
+        history.films,
+        history.actors,
+        history.ties,
+        history.costar,
+        history.appearances,
+        history.recent_years,
+        lag=None if lag is None else int(lag),
+        snapshot_year=None if snapshot_year is None else int(snapshot_year),
+    )
+
+
+def fit_ranker(
+    year: int,
+    seed: int = 0,
+    *,
+    lag: int | None = None,
+    snapshot_year: int | None = None,
+    candidate_params: dict | None = None,
+    **model_params,
+):
+    """Fit :class:`utils.pymk.ranker.PYMKRanker` for cut-off ``year`` on the film data's
+    history (:func:`utils.graph.linkpred.default_history`, built once per process), or on its
+    :func:`snapshot_history` when ``lag`` or ``snapshot_year`` is given. Made for
+    :func:`utils.graph.benchmark.in_workers`: the returned ranker has its ``history`` detached
+    (it is large to send between processes); set ``ranker.history`` before scoring."""
+    from utils.graph.linkpred import default_history
+    from utils.pymk.ranker import PYMKRanker
+
+    h = default_history()
+    if lag is not None or snapshot_year is not None:
+        h = snapshot_history(h, lag=lag, snapshot_year=snapshot_year)
+    r = PYMKRanker(seed, candidate_params=candidate_params, **model_params).fit(h, year)
+    r.history = None
+    return r
+
+
+def candidate_ranks(cands, targets: object) -> np.ndarray:
+    """The 0-based position of each target direction in its source's candidate list (``inf``
+    when the list does not hold it), for the directions of ``targets`` ([m, 2] ties, both
+    directions) whose source is in ``cands.sources``. ``(ranks < k).mean()`` is
+    :func:`utils.pymk.candidates.candidate_recall` at ``k``, for every ``k`` from one pass."""
+    from utils.pymk.candidates import Candidates
+
+    if not isinstance(cands, Candidates):
+        raise TypeError(f"cands: expected Candidates, got {type(cands).__name__}")
+    t = np.asarray(targets)
+    if t.ndim != 2 or t.shape[1] != 2 or len(t) == 0:
+        raise ValueError(f"targets: expected a non-empty [m, 2] array of node pairs, got {t.shape}")
+    if not np.issubdtype(t.dtype, np.integer):
+        raise TypeError(f"targets: expected integer node ids, got dtype {t.dtype}")
+    both = np.concatenate([t, t[:, ::-1]]).astype(np.int64)
+    both = both[np.isin(both[:, 0], cands.sources)]
+    if len(both) == 0:
+        raise ValueError("targets: no target tie has its source among cands.sources")
+    n = int(max(both.max(), cands.cand.max(initial=0), cands.src.max(initial=0))) + 1
+    key = cands.src * n + cands.cand
+    starts = np.r_[0, np.flatnonzero(cands.src[1:] != cands.src[:-1]) + 1]
+    pos = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+    order = np.argsort(key, kind="stable")
+    tk = both[:, 0] * n + both[:, 1]
+    at = np.searchsorted(key[order], tk)
+    at = np.minimum(at, max(len(key) - 1, 0))
+    found = (len(key) > 0) & (key[order][at] == tk) if len(key) else np.zeros(len(tk), bool)
+    out = np.full(len(tk), np.inf)
+    out[found] = pos[order][at[found]]
+    return out
