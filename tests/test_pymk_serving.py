@@ -344,6 +344,11 @@ def test_serving_ranker_hub_cap_and_bad_input(small_ranker):
 
     ranker, g = small_ranker
     assert ServingRanker(ranker, g, hub_cap=20).fof.hub_cap == 20
+    flat = ServingRanker(ranker, g, emb_index="Flat")
+    exact = ServingRanker(ranker, g)
+    u = int(np.flatnonzero(g.degree() > 3)[0])
+    a, b = flat.candidates([u]), exact.candidates([u])
+    assert len(np.intersect1d(a.cand, b.cand)) >= 0.9 * len(b.cand)
     with pytest.raises(TypeError, match="ranker"):
         ServingRanker(object(), g)
     with pytest.raises(ValueError, match="graph"):

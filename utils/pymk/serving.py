@@ -584,7 +584,9 @@ class ServingRanker:
 
     Built once: a :class:`FoFIndex` (``fof_k``, ``hub_cap``: the ranker's unless overridden),
     the unit embeddings, the ranker's point-in-time context and crew history for its year, and
-    the graph operators of :func:`utils.graph.linkpred.pair_feature_matrix`. Per request:
+    the graph operators of :func:`utils.graph.linkpred.pair_feature_matrix`, and with
+    ``emb_index`` a faiss factory string (``"Flat"``, ``"HNSW32"``) a cosine index over the unit
+    embeddings (or pass a built :mod:`utils.ann` index). Per request:
     :meth:`candidates` (the union of friends of friends, embedding neighbours through
     ``emb_index`` when given, else the exact scan, and past colleagues, as
     :meth:`PYMKRanker.candidates`), :meth:`features` (the rows of :meth:`PYMKRanker.features`)
@@ -609,8 +611,11 @@ class ServingRanker:
                 f"graph: has {graph.n_nodes} nodes, the ranker's history has "
                 f"{ranker.history.n_nodes}"
             )
-        if emb_index is not None and not hasattr(emb_index, "search"):
-            raise TypeError("emb_index: expected a utils.ann index (with search) or None")
+        if emb_index is not None and not isinstance(emb_index, str):
+            if not hasattr(emb_index, "search"):
+                raise TypeError(
+                    "emb_index: expected a faiss factory string, a utils.ann index or None"
+                )
         self.ranker = ranker
         self.graph = graph
         p = ranker.candidate_params
@@ -620,6 +625,11 @@ class ServingRanker:
         self.crew = ranker._crew_at(ranker.history, ranker.year)
         self.emb = ranker._emb(self.context, emb, graph.n_nodes)
         self.unit = _unit_rows(self.emb)
+        if isinstance(emb_index, str):  # built here over the unit embeddings, cosine
+            from utils.ann.libs import FaissIndex
+
+            emb_index = FaissIndex(self.unit.shape[1], emb_index, metric="cosine")
+            emb_index.add(self.unit)
         self.emb_index = emb_index
         self.fof = FoFIndex(graph, k=p["fof_k"], hub_cap=self.hub_cap) if p["fof_k"] else None
         self._ops = _GraphOps.of(graph)
