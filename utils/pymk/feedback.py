@@ -452,8 +452,9 @@ def profile_scores(
 ) -> np.ndarray:
     """Profile-only scores ``[n_query, n_pool]``: ``cos(x_u, x_v) + year_weight *
     exp(-|debut_u - debut_v| / year_scale) + people_weight * log(1 + shared directors/writers)``.
-    A member without films (NaN debut) gets no year term. Nothing here uses connections, so it
-    scores members who have none (cold start)."""
+    A member without films (NaN debut) gets no year term. Scores are rounded to 1e-9 so that
+    equal profiles tie exactly on any CPU. Nothing here uses connections, so it scores members
+    who have none (cold start)."""
     if not isinstance(query, Profiles) or not isinstance(pool, Profiles):
         raise TypeError("query, pool: expected Profiles from profile_matrix")
     if query.x.shape[1] != pool.x.shape[1] or query.people.shape[1] != pool.people.shape[1]:
@@ -470,7 +471,9 @@ def profile_scores(
     if people_weight:
         shared = (query.people @ pool.people.T).toarray()
         s = s + people_weight * np.log1p(shared)
-    return s
+    # round off the last bits that BLAS kernels may order differently on another CPU, so that
+    # members with identical profiles stay exactly tied everywhere (the evaluator averages ties)
+    return np.round(s, 9)
 
 
 def hidden_tie_exposure(
