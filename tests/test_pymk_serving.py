@@ -200,6 +200,8 @@ def test_mutual_reason():
     assert mutual_reason(1) == "1 mutual connection"
     assert mutual_reason(3) == "3 mutual connections"
     assert "no mutual" in mutual_reason(0)
+    assert mutual_reason(0, origin=4).startswith("worked together")
+    assert mutual_reason(2, origin=4) == "2 mutual connections"
     with pytest.raises(ValueError, match="n_mutual"):
         mutual_reason(-1)
 

@@ -427,14 +427,18 @@ class PrecomputedLists:
 # --------------------------------------------------------------------------------------------
 # A small service
 # --------------------------------------------------------------------------------------------
-def mutual_reason(n_mutual: int) -> str:
-    """The explanation line shown under a suggestion."""
+def mutual_reason(n_mutual: int, origin: int = 0) -> str:
+    """The explanation line shown under a suggestion: the mutual connections when there are
+    any; otherwise the generator that proposed it (``origin`` bit mask of
+    :mod:`utils.pymk.candidates`: past colleague, else a similar profile)."""
     n = int(n_mutual)
     if n < 0:
         raise ValueError(f"n_mutual: expected >= 0, got {n_mutual}")
-    if n == 0:
-        return "similar career (no mutual connections)"
-    return f"{n} mutual connection" + ("" if n == 1 else "s")
+    if n > 0:
+        return f"{n} mutual connection" + ("" if n == 1 else "s")
+    if int(origin) & ORIGIN_COLLEAGUE:
+        return "worked together before (no mutual connections)"
+    return "similar career (no mutual connections)"
 
 
 CandidateFn = Callable[[np.ndarray], object]
@@ -527,16 +531,18 @@ class PYMKService:
             self.graph.indptr[state["member"]] : self.graph.indptr[state["member"] + 1]
         ]
         keep &= ~np.isin(cand, nb)
-        state["ranked"] = (cand[keep], score[keep])
+        origin = np.asarray(getattr(c, "origin", np.zeros(len(cand))), dtype=np.int64)
+        state["ranked"] = (cand[keep], score[keep], origin[keep])
         return state
 
     def _top_k(self, state: dict) -> dict:
         if "result" not in state:
-            cand, score = state["ranked"]
+            cand, score, origin = state["ranked"]
             order = np.lexsort((cand, -score))[: state["k"]]
             top = cand[order]
             pairs = np.stack([np.full(len(top), state["member"]), top], axis=1)
             state["result"] = (top, score[order], mutual_counts(self.graph, pairs))
+            state["origin"] = origin[order]
         return state
 
     def pipeline(self, **kwargs) -> Pipeline:
@@ -572,7 +578,8 @@ class PYMKService:
         out = pd.DataFrame({"member": ids.astype(np.int64), "score": sc, "mutual": mu.astype(int)})
         if self.names is not None:
             out.insert(1, "name", self.names[out["member"].to_numpy()])
-        out["reason"] = [mutual_reason(m) for m in out["mutual"]]
+        origin = state.get("origin", np.zeros(len(ids), dtype=np.int64))
+        out["reason"] = [mutual_reason(m, o) for m, o in zip(out["mutual"], origin, strict=True)]
         return out
 
 
