@@ -6,7 +6,7 @@ adds what is specific to a friend recommender:
 
 - :func:`degree_buckets` and :func:`latency_by_group`: per-request latency percentiles split by
   the requesting member's degree, and each group's share of the requests at or above the
-  overall p99 (the tail of a friends-of-friends service belongs to members near hubs).
+  overall p99 (does the tail belong to high-degree members?).
 - :class:`FoFIndex`: friends of friends for one request at a time over adjacency built once:
   the serving form of :func:`utils.pymk.candidates.fof_candidates` (same pairs, scores and
   hub-cap sample; the tests check equality). The batch function rebuilds the adjacency, and with
@@ -17,9 +17,10 @@ adds what is specific to a friend recommender:
   :func:`utils.pymk.candidates.two_hop_work` plus the source's own list) and the share of those
   reads a cache of the ``c`` highest-degree members' neighbour lists would serve, with its bytes.
   A graph store shards adjacency lists; a hub's list is read by every request that touches one
-  of its neighbours, so a small hub cache absorbs a large share of the reads (the reason
-  production systems keep hot adjacency in memory, e.g. WTF's single-server graph,
-  Gupta et al. 2013).
+  of its neighbours, so a small hub cache absorbs a large share of the reads. (Twitter's first
+  Who-to-Follow kept the whole graph in memory on one server, Gupta et al. 2013.)
+- :func:`mutual_counts`: ``|N(u) & N(v)|`` of given pairs from the live graph, for the
+  "N mutual connections" line (a capped expansion undercounts it).
 - :class:`PrecomputedLists`: a batch job's top-``k`` list per member in CSR layout (offsets,
   int32 ids, float32 scores, uint16 mutual counts), its bytes, an O(1) lookup that drops members
   who have connected since the batch ran, and a score function for
@@ -33,8 +34,8 @@ adds what is specific to a friend recommender:
   its candidates, features and scores equal the batch ranker's: online/offline consistency.
 - :class:`PYMKService`: ``recommend(member, k=10)`` over pluggable candidate, feature and
   scoring callables, with an optional precomputed list for a chosen set of members (the hybrid
-  "precompute the expensive members, compute the rest on request"), and a "N mutual
-  connections" reason per row; :meth:`PYMKService.pipeline` exposes the same steps as a timed
+  "precompute the expensive members, compute the rest on request"), and a reason per row
+  (:func:`mutual_reason`); :meth:`PYMKService.pipeline` exposes the same steps as a timed
   :class:`utils.serving.Pipeline`.
 
 Candidates are duck-typed: any object with equal-length arrays ``src``, ``cand`` and ``score``
