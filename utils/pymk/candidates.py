@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from utils.graph.csr import CSRGraph, check_node_ids
 
+SIM_DECIMALS = 6  # embedding cosines are compared at this precision (see embedding_candidates)
 ORIGIN_FOF = 1
 ORIGIN_EMBEDDING = 2
 ORIGIN_COLLEAGUE = 4  # used by utils.pymk.ranker's past-colleague generator
@@ -263,7 +264,9 @@ def embedding_candidates(
 ) -> Candidates:
     """The ``k`` members with the highest cosine between embedding rows, excluding each source
     and its current connections in ``graph``. ``index``: an :class:`utils.ann.base.Index` built
-    over ``emb`` with metric ``"cosine"`` (approximate search); without it, an exact scan."""
+    over ``emb`` with metric ``"cosine"`` (approximate search); without it, an exact scan in
+    which cosines are rounded to ``SIM_DECIMALS`` places and equal ones ordered by member id,
+    so the lists do not depend on the BLAS kernel or thread count."""
     g = _check_graph(graph)
     e = np.asarray(emb, dtype=np.float32)
     if e.ndim != 2 or e.shape[0] != g.n_nodes:
@@ -281,13 +284,22 @@ def embedding_candidates(
     for lo in range(0, len(s_all), batch_size):
         s = s_all[lo : lo + batch_size]
         if index is None:
-            sims = unit[s] @ unit.T
-            sims[np.arange(len(s)), s] = -np.inf
+            # Cosines are rounded to SIM_DECIMALS and ties broken by member id, through one
+            # integer key per entry: profile vectors repeat exactly, and the last bits of a
+            # matrix product depend on the BLAS kernel and thread count, so without this the
+            # k-th place among equal cosines (and everything trained on it) would differ
+            # between machines.
+            sims = np.round(unit[s] @ unit.T, SIM_DECIMALS).astype(np.float64)
+            key = -np.rint(sims * 10**SIM_DECIMALS).astype(np.int64) * g.n_nodes + np.arange(
+                g.n_nodes
+            )
+            banned = np.iinfo(np.int64).max
+            key[np.arange(len(s)), s] = banned
             for i, u in enumerate(s):
-                sims[i, g.indices[g.indptr[u] : g.indptr[u + 1]]] = -np.inf
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+                key[i, g.indices[g.indptr[u] : g.indptr[u + 1]]] = banned
+            top = np.argpartition(key, k - 1, axis=1)[:, :k]
             vals = np.take_along_axis(sims, top, axis=1)
-            ok = np.isfinite(vals)
+            ok = np.take_along_axis(key, top, axis=1) != banned
             out_s.append(np.repeat(s, k)[ok.ravel()])
             out_c.append(top[ok])
             out_v.append(vals[ok])

@@ -48,6 +48,7 @@ from .candidates import (
     ORIGIN_COLLEAGUE,
     ORIGIN_EMBEDDING,
     ORIGIN_FOF,
+    SIM_DECIMALS,
     Candidates,
     _rank_within,
     _sort_rows,
@@ -263,6 +264,7 @@ class PYMKRanker:
         shared = crew.shared(pairs)
         unit = _unit_rows(self._emb(context, emb, graph.n_nodes))
         cos = np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
+        cos = np.round(cos, SIM_DECIMALS)  # as the candidate lists compare it
         gen = np.stack(
             [
                 (cands.origin & ORIGIN_FOF) > 0,
