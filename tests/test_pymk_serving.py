@@ -15,7 +15,6 @@ from utils.pymk.serving import (
     FoFIndex,
     PrecomputedLists,
     PYMKService,
-    degree_buckets,
     latency_by_group,
     mutual_counts,
     mutual_reason,
@@ -55,19 +54,6 @@ def brute_fof(graph: CSRGraph, sources: np.ndarray) -> Cands:
 
 
 # ------------------------------------------------------------------------------------------
-def test_degree_buckets_labels_and_order():
-    b = degree_buckets([0, 1, 4, 5, 19, 20, 100], edges=(1, 5, 20))
-    assert list(b) == ["<1", "1-4", "1-4", "5-19", "5-19", "20+", "20+"]
-    assert list(b.categories) == ["<1", "1-4", "5-19", "20+"]
-    assert degree_buckets([3, 70]).categories[-1] == "60+"
-
-
-@pytest.mark.parametrize("bad", [dict(degrees=[]), dict(degrees=[1], edges=(5, 5))])
-def test_degree_buckets_rejects(bad):
-    with pytest.raises(ValueError, match=r"degrees|edges"):
-        degree_buckets(**bad)
-
-
 def test_latency_by_group_tail_share():
     total = np.r_[np.ones(95), np.full(5, 100.0)]
     table = pd.DataFrame({"a": total, "total": total})

@@ -94,16 +94,12 @@ def _lpt(weights: np.ndarray, n_bins: int) -> np.ndarray:
 def louvain_communities(graph: CSRGraph, *, seed: int = 0) -> list[np.ndarray]:
     """Louvain communities of ``graph`` (Blondel et al. 2008, ``networkx``, seeded), each a
     sorted int64 array, ordered by smallest member; isolated members are singletons."""
-    import networkx as nx
+    from utils.pymk.interference import graph_clusters
 
-    graph = _check_graph(graph)
-    g = nx.Graph()
-    g.add_nodes_from(range(graph.n_nodes))
-    src = np.repeat(np.arange(graph.n_nodes), graph.degree())
-    keep = src < graph.indices
-    g.add_edges_from(zip(src[keep].tolist(), graph.indices[keep].tolist(), strict=True))
-    comms = nx.community.louvain_communities(g, seed=seed)
-    return sorted((np.array(sorted(c), dtype=np.int64) for c in comms), key=lambda c: int(c[0]))
+    labels = graph_clusters(_check_graph(graph), method="louvain", seed=seed)
+    order = np.argsort(labels, kind="stable")  # members grouped by label, ascending within
+    comms = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    return sorted((c.astype(np.int64) for c in comms), key=lambda c: int(c[0]))
 
 
 def community_partition(

@@ -17,12 +17,12 @@ Two questions decide a "people you may know" candidate generator before any mode
    :func:`utils.pymk.candidates.two_hop_work`: :math:`\\sum_{w \\in N(u)} \\min(d_w, c)` paths
    for a hub cap :math:`c`. Over all members it sums to :math:`\\sum_w d_w \\min(d_w, c)`, so
    the mean work per member is :math:`\\mathbb{E}[d^2]` without a cap: the batch cost is set by
-   the hubs. :func:`fof_expand` is the on-request path for one member (read each neighbour's
-   list, count, drop the member and its connections), the unit a real-time service times;
-   :func:`degree_buckets` groups members by degree for those timings.
+   the hubs. :class:`utils.pymk.serving.FoFIndex` is the on-request path for one member (read
+   each neighbour's list, count, drop the member and its connections), the unit a real-time
+   service times; :func:`degree_buckets` groups members by degree for those timings.
 
 Public API: :data:`ORIGINS`, :func:`formation_distances`, :func:`formation_shares`,
-:func:`fof_expand`, :func:`degree_buckets`.
+:func:`degree_buckets`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from utils.graph.csr import CSRGraph, check_node_ids
 from utils.graph.profile import pair_distances
@@ -167,11 +166,16 @@ def formation_shares(
     return out
 
 
-def degree_buckets(degrees: object, edges: Sequence[int]) -> pd.Series:
+DEFAULT_DEGREE_EDGES: tuple[int, ...] = (1, 5, 20, 60)
+"""Default lower edges of the degree buckets: 1-4, 5-19, 20-59, 60+ (the graph's p99 degree is
+about 67)."""
+
+
+def degree_buckets(degrees: object, edges: Sequence[int] = DEFAULT_DEGREE_EDGES) -> pd.Series:
     """Label each degree with its bucket ``[edges[i], edges[i+1])``, the last one open-ended.
 
     ``edges`` must be strictly increasing positive ints; degrees below ``edges[0]`` get the label
-    ``"<{edges[0]}"``. Returns a categorical Series (ordered as the buckets) for ``groupby``.
+    ``"<{edges[0]}"`` (a bucket that exists only when such a degree does). Returns a categorical Series (ordered as the buckets) for ``groupby``.
     """
     d = np.asarray(degrees)
     if d.ndim != 1 or not np.issubdtype(d.dtype, np.integer):
@@ -185,40 +189,6 @@ def degree_buckets(degrees: object, edges: Sequence[int]) -> pd.Series:
     names += [f"{a}-{b - 1}" for a, b in pairwise(e)]
     names.append(f"{e[-1]}+")
     idx = np.searchsorted(np.asarray(e), d, side="right")
+    if not (idx == 0).any():  # no degree below the first edge: no empty "<lo" bucket
+        names, idx = names[1:], idx - 1
     return pd.Series(pd.Categorical.from_codes(idx, categories=names, ordered=True))
-
-
-def fof_expand(
-    graph: CSRGraph, source: int, *, read: sp.csr_matrix | None = None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Friends of friends of one ``source``, as an on-request service computes them.
-
-    For each neighbour ``w`` of ``source`` in ``graph``, read ``w``'s list from ``read`` (default:
-    ``graph`` itself; pass :func:`utils.pymk.candidates.adjacency` ``(graph, hub_cap)`` for the
-    capped lists), count how often each member appears (the common-neighbour count), and drop
-    ``source`` and its current connections. Returns ``(candidates, common_neighbours,
-    paths_read)``: candidate ids ascending, their counts, and the number of list entries read
-    (equal to :func:`utils.pymk.candidates.two_hop_work` for the same cap). Same candidates and
-    counts as :func:`utils.pymk.candidates.fof_candidates`, one source at a time.
-    """
-    if not isinstance(graph, CSRGraph):
-        raise TypeError(f"graph must be a CSRGraph, got {type(graph).__name__}")
-    if isinstance(source, bool) or not isinstance(source, int | np.integer):
-        raise TypeError(f"source must be an int node id, got {type(source).__name__}")
-    if not 0 <= int(source) < graph.n_nodes:
-        raise ValueError(f"source: node id {source} is not in [0, {graph.n_nodes})")
-    if read is None:
-        indptr, indices = graph.indptr, graph.indices
-    else:
-        if not sp.issparse(read) or read.format != "csr":
-            raise TypeError(f"read must be a scipy CSR matrix or None, got {type(read).__name__}")
-        if read.shape != (graph.n_nodes, graph.n_nodes):
-            raise ValueError(f"read must have shape {(graph.n_nodes,) * 2}, got {read.shape}")
-        indptr, indices = read.indptr, read.indices
-    nbrs = graph.neighbors(int(source))
-    if nbrs.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0
-    paths = np.concatenate([indices[indptr[w] : indptr[w + 1]] for w in nbrs])
-    cand, count = np.unique(paths, return_counts=True)
-    keep = (cand != source) & ~np.isin(cand, nbrs, assume_unique=True)
-    return cand[keep].astype(np.int64), count[keep].astype(np.int64), int(paths.size)

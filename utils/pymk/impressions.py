@@ -51,9 +51,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from utils.graph.csr import CSRGraph, check_node_ids
+from utils.pymk.candidates import ORIGIN_FOF, Candidates, candidate_score_fn
 
 __all__ = [
     "CandidateScores",
@@ -420,11 +420,7 @@ class CandidateScores:
                 raise ValueError(f"feature_graph: expected {graph.n_nodes} nodes, got {fg.n_nodes}")
             pairs = np.stack([self.src, self.cand], axis=1)
             self.features = pair_feature_matrix(fg, pairs, context, feature_groups=feature_groups)
-        deg = np.diff(graph.indptr).astype(np.float64)
-        self._backfill = -1.0 + deg / (deg.max() + 1.0)
         self._row = {int(u): i for i, u in enumerate(self.sources)}
-        self._bounds = np.searchsorted(self.src, self.sources)
-        self._ends = np.append(self._bounds[1:], len(self.src))
 
     def __len__(self) -> int:
         return len(self.src)
@@ -445,23 +441,24 @@ class CandidateScores:
         raw = np.asarray(predict(self.features), dtype=np.float64).ravel()
         if raw.shape != (len(self.src),):
             raise ValueError(f"predict: expected {len(self.src)} scores, got {raw.shape}")
-        prob = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
-        n = self.graph.n_nodes
-        mat = sp.csr_matrix(
-            (prob, (np.searchsorted(self.sources, self.src), self.cand)),
-            shape=(len(self.sources), n),
+        n_pairs = len(self.src)
+        cands = Candidates(
+            self.src,
+            self.cand,
+            raw,
+            np.full(n_pairs, np.nan),
+            np.full(n_pairs, np.nan),
+            np.full(n_pairs, ORIGIN_FOF, dtype=np.int8),
+            self.sources,
+            np.zeros(len(self.sources), dtype=np.int64),
         )
+        rows = candidate_score_fn(self.graph, cands, raw)
 
         def score(sources: np.ndarray) -> np.ndarray:
-            s = check_node_ids("sources", sources, n)
+            s = check_node_ids("sources", sources, self.graph.n_nodes)
             missing = [int(u) for u in s if int(u) not in self._row]
             if missing:
                 raise ValueError(f"sources: {missing[:5]} were not given to CandidateScores")
-            rows = np.array([self._row[int(u)] for u in s], dtype=np.int64)
-            out = np.tile(self._backfill, (len(s), 1))
-            dense = mat[rows].toarray()
-            hit = dense > 0
-            out[hit] = dense[hit]
-            return out
+            return rows(s)
 
         return score

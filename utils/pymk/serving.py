@@ -44,7 +44,6 @@ Candidates are duck-typed: any object with equal-length arrays ``src``, ``cand``
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -71,31 +70,10 @@ from utils.pymk.ranker import (
 )
 from utils.serving import Pipeline, latency_summary
 
-DEFAULT_DEGREE_EDGES: tuple[int, ...] = (1, 5, 20, 60)
-"""Lower edges of the default degree buckets: 1-4, 5-19, 20-59, 60+ (the graph's p99 is ~67)."""
-
 
 # --------------------------------------------------------------------------------------------
 # Latency by group
 # --------------------------------------------------------------------------------------------
-def degree_buckets(degrees: object, edges: Sequence[int] = DEFAULT_DEGREE_EDGES) -> pd.Categorical:
-    """Label each degree with its bucket ``"lo-hi"`` (``"lo+"`` for the last), ordered.
-
-    ``edges`` are increasing lower bounds; a degree below ``edges[0]`` gets ``"<lo"``.
-    """
-    d = np.asarray(degrees)
-    if d.ndim != 1 or d.size == 0 or not np.issubdtype(d.dtype, np.number):
-        raise ValueError(f"degrees: expected a non-empty 1-D numeric array, got shape {d.shape}")
-    e = [int(x) for x in edges]
-    if len(e) == 0 or any(b <= a for a, b in itertools.pairwise(e)):
-        raise ValueError(f"edges: expected strictly increasing ints, got {tuple(edges)!r}")
-    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(e)] + [f"{e[-1]}+"]
-    names = [f"<{e[0]}", *labels] if (d < e[0]).any() else labels
-    idx = np.searchsorted(np.asarray(e), d, side="right") - 1  # -1: below the first edge
-    values = np.where(idx < 0, f"<{e[0]}", np.asarray(labels, dtype=object)[np.maximum(idx, 0)])
-    return pd.Categorical(values, categories=names, ordered=True)
-
-
 def latency_by_group(
     table: pd.DataFrame,
     groups: object,
