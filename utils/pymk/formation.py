@@ -175,7 +175,8 @@ def degree_buckets(degrees: object, edges: Sequence[int] = DEFAULT_DEGREE_EDGES)
     """Label each degree with its bucket ``[edges[i], edges[i+1])``, the last one open-ended.
 
     ``edges`` must be strictly increasing positive ints; degrees below ``edges[0]`` get the label
-    ``"<{edges[0]}"`` (a bucket that exists only when such a degree does). Returns a categorical Series (ordered as the buckets) for ``groupby``.
+    ``"<{edges[0]}"`` (a bucket that exists only when such a degree does). Returns a
+    categorical Series (ordered as the buckets) for ``groupby``.
     """
     d = np.asarray(degrees)
     if d.ndim != 1 or not np.issubdtype(d.dtype, np.integer):
