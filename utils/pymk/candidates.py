@@ -378,11 +378,12 @@ def union_candidates(*cands: Candidates) -> Candidates:
     )
 
 
-def candidate_recall(cands: Candidates, targets: object, *, k: int | None = None) -> float:
-    """Share of target ties found among the candidates. ``targets`` ([m, 2] node pairs, as a
+def candidate_ranks(cands: Candidates, targets: object) -> np.ndarray:
+    """The 0-based position of each target direction in its source's candidate list (``inf``
+    when the list does not hold it). ``targets`` ([m, 2] node pairs, as a
     :class:`utils.graph.splits.Phase` holds them) count in both directions, restricted to
-    directions whose source is one of ``cands.sources``; a direction is found if its partner is
-    among the source's first ``k`` candidates (all when ``k`` is None)."""
+    directions whose source is one of ``cands.sources``. ``(ranks < k).mean()`` is
+    :func:`candidate_recall` at ``k``, for every ``k`` from one pass."""
     if not isinstance(cands, Candidates):
         raise TypeError(f"cands: expected Candidates, got {type(cands).__name__}")
     t = np.asarray(targets)
@@ -390,13 +391,31 @@ def candidate_recall(cands: Candidates, targets: object, *, k: int | None = None
         raise ValueError(f"targets: expected a non-empty [m, 2] array of node pairs, got {t.shape}")
     if not np.issubdtype(t.dtype, np.integer):
         raise TypeError(f"targets: expected integer node ids, got dtype {t.dtype}")
-    c = cands if k is None else cands.top(k)
     both = np.concatenate([t, t[:, ::-1]]).astype(np.int64)
     both = both[np.isin(both[:, 0], cands.sources)]
     if len(both) == 0:
         raise ValueError("targets: no target tie has its source among cands.sources")
-    n = int(max(both.max(), c.cand.max(initial=0), c.src.max(initial=0))) + 1
-    return float(np.isin(both[:, 0] * n + both[:, 1], c.src * n + c.cand).mean())
+    out = np.full(len(both), np.inf)
+    if len(cands) == 0:
+        return out
+    n = int(max(both.max(), cands.cand.max(), cands.src.max())) + 1
+    key = cands.src * n + cands.cand
+    pos = _rank_within(cands.src)
+    order = np.argsort(key, kind="stable")
+    tk = both[:, 0] * n + both[:, 1]
+    at = np.minimum(np.searchsorted(key[order], tk), len(key) - 1)
+    found = key[order][at] == tk
+    out[found] = pos[order][at[found]]
+    return out
+
+
+def candidate_recall(cands: Candidates, targets: object, *, k: int | None = None) -> float:
+    """Share of target ties found among the candidates: the directions of ``targets`` (see
+    :func:`candidate_ranks`) whose partner is among the source's first ``k`` candidates (all
+    when ``k`` is None)."""
+    ranks = candidate_ranks(cands, targets)
+    limit = np.inf if k is None else _check_k(k, "k")
+    return float((ranks < limit).mean())
 
 
 def candidate_score_fn(

@@ -8,8 +8,8 @@ importance (LightGBM gain and permutation), and the snapshot-feature leakage tra
   :math:`\\mathrm{IDCG@K} = \\sum_{i=1}^{\\min(|T|, K)} 1/\\log_2(1 + i)`.
   :func:`utils.metrics.ndcg_at_k` needs ranked id lists and cannot take tied ranks, hence this.
 - :func:`ranking_metrics`: Hits@K, Recall@K, nDCG@K and MRR from one ranking pass.
-- :func:`candidate_ranks`: each test tie's position in a candidate list, so that candidate
-  recall at every budget K comes from one pass.
+- :func:`candidate_ranks` (from :mod:`utils.pymk.candidates`): each test tie's position in a
+  candidate list, so that candidate recall at every budget K comes from one pass.
 - :func:`candidate_ndcg`: nDCG@K inside each source's candidate list (labels known per row):
   the metric that :func:`group_permutation_importance` degrades.
 - :func:`group_gain_importance`: a LightGBM model's split gain summed by feature group, as a
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from utils.graph.linkpred import LinkHistory, PairContext
+from utils.pymk.candidates import candidate_ranks
 
 __all__ = [
     "SnapshotHistory",
@@ -330,35 +331,3 @@ def fit_ranker(
     r = PYMKRanker(seed, candidate_params=candidate_params, **model_params).fit(h, year)
     r.history = None
     return r
-
-
-def candidate_ranks(cands, targets: object) -> np.ndarray:
-    """The 0-based position of each target direction in its source's candidate list (``inf``
-    when the list does not hold it), for the directions of ``targets`` ([m, 2] ties, both
-    directions) whose source is in ``cands.sources``. ``(ranks < k).mean()`` is
-    :func:`utils.pymk.candidates.candidate_recall` at ``k``, for every ``k`` from one pass."""
-    from utils.pymk.candidates import Candidates
-
-    if not isinstance(cands, Candidates):
-        raise TypeError(f"cands: expected Candidates, got {type(cands).__name__}")
-    t = np.asarray(targets)
-    if t.ndim != 2 or t.shape[1] != 2 or len(t) == 0:
-        raise ValueError(f"targets: expected a non-empty [m, 2] array of node pairs, got {t.shape}")
-    if not np.issubdtype(t.dtype, np.integer):
-        raise TypeError(f"targets: expected integer node ids, got dtype {t.dtype}")
-    both = np.concatenate([t, t[:, ::-1]]).astype(np.int64)
-    both = both[np.isin(both[:, 0], cands.sources)]
-    if len(both) == 0:
-        raise ValueError("targets: no target tie has its source among cands.sources")
-    n = int(max(both.max(), cands.cand.max(initial=0), cands.src.max(initial=0))) + 1
-    key = cands.src * n + cands.cand
-    starts = np.r_[0, np.flatnonzero(cands.src[1:] != cands.src[:-1]) + 1]
-    pos = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
-    order = np.argsort(key, kind="stable")
-    tk = both[:, 0] * n + both[:, 1]
-    at = np.searchsorted(key[order], tk)
-    at = np.minimum(at, max(len(key) - 1, 0))
-    found = (len(key) > 0) & (key[order][at] == tk) if len(key) else np.zeros(len(tk), bool)
-    out = np.full(len(tk), np.inf)
-    out[found] = pos[order][at[found]]
-    return out
