@@ -2,14 +2,14 @@
 
 Ours, written to be read: :class:`ExactIndex`, :class:`HNSWIndex`, :class:`IVFFlatIndex`,
 :class:`ProductQuantizer`, :class:`IVFPQIndex`, :func:`kmeans`. Libraries: :class:`FaissIndex`,
-:class:`HnswlibIndex`. Harness: :mod:`utils.ann.bench`.
+:class:`HnswlibIndex`, :class:`ScannIndex`. Harness: :mod:`utils.ann.bench`.
 """
 
 from .base import METRICS, Index, normalize_rows
 from .exact import ExactIndex, exact_knn, topk_smallest
 from .hnsw import HNSWIndex
 from .ivf import IVFFlatIndex, IVFPQIndex, ProductQuantizer, kmeans
-from .libs import FaissIndex, HnswlibIndex
+from .libs import FaissIndex, HnswlibIndex, ScannIndex
 
 __all__ = [
     "METRICS",
@@ -21,6 +21,7 @@ __all__ = [
     "IVFPQIndex",
     "Index",
     "ProductQuantizer",
+    "ScannIndex",
     "exact_knn",
     "kmeans",
     "normalize_rows",
