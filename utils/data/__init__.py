@@ -2,6 +2,9 @@
 
 - :func:`load_movielens_100k`: MovieLens-100k ratings, users and items.
 - :func:`load_mnist_5k`: 5,000 MNIST digits.
+- :func:`load_fashion_mnist`: Fashion-MNIST's 70,000 Zalando product photos (Debian package
+  ``dataset-fashion-mnist``), :func:`fashion_retrieval_split` (a class-balanced gallery, query
+  and training cut) and :func:`as_product_photo` (dark object on a light background).
 - :func:`encode_texts`: MiniLM-L6-v2 sentence embeddings, offline, cached.
 - :func:`load_wordpiece_embeddings`: MiniLM's 29.5k learned token vectors (a real ANN set).
 - :func:`clustered_vectors` / :func:`uniform_vectors`: seeded vector generators.
@@ -24,6 +27,14 @@
 """
 
 from .clicks import GENRE_COLUMNS, ClickTask, movielens_clicks
+from .fashion_mnist import (
+    FASHION_CLASSES,
+    FashionMNIST,
+    as_product_photo,
+    fashion_retrieval_split,
+    fashion_split,
+    load_fashion_mnist,
+)
 from .films import (
     Collaboration,
     CoStar,
@@ -52,24 +63,30 @@ from .synthetic import (
 from .text import encode_texts, load_wordpiece_embeddings
 
 __all__ = [
+    "FASHION_CLASSES",
     "GENRES",
     "GENRE_COLUMNS",
     "ClickTask",
     "CoStar",
     "Collaboration",
+    "FashionMNIST",
     "HeteroGraph",
     "KGTriples",
     "MovieLens",
     "actor_features",
     "actor_profiles",
+    "as_product_photo",
     "attractiveness_from_rating",
     "clustered_vectors",
     "collaboration_graph",
     "costar_edges",
     "encode_texts",
     "engagement_signals",
+    "fashion_retrieval_split",
+    "fashion_split",
     "film_hetero_graph",
     "film_kg_triples",
+    "load_fashion_mnist",
     "load_films",
     "load_mnist_5k",
     "load_movielens_100k",

@@ -45,7 +45,7 @@ from ..augment import as_image_batch, augment_views
 from ..losses import info_nce_loss, normalized_softmax_loss, triplet_semi_hard_loss
 from .encoders import DigitCNN, SmallCNN
 
-__all__ = ["LOSSES", "DigitCNN", "train_embedding"]
+__all__ = ["LOSSES", "DigitCNN", "fit_metric_model", "train_embedding"]
 
 LOSSES = ("triplet", "infonce", "normsoftmax")
 ARCHS = ("digitcnn", "smallcnn")
@@ -102,56 +102,102 @@ def train_embedding(
     if temperature is None:
         temperature = 0.2
 
-    n_classes = len(classes)
     with torch_threads(1):  # 28x28 convolutions are too small to split across threads
-        rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         model = (DigitCNN if arch == "digitcnn" else SmallCNN)(1, dim=dim, width=width)
-        params = list(model.parameters())
-        weight = None
-        if loss == "normsoftmax":
-            weight = torch.nn.Parameter(torch.randn(n_classes, dim) * 0.1)
-            params.append(weight)
-        opt = torch.optim.Adam(params, lr=lr)
-        y_t = torch.from_numpy(y_idx.astype(np.int64))
-        by_class = [np.flatnonzero(y_idx == c) for c in range(n_classes)]
+        return fit_metric_model(
+            model,
+            X,
+            y_idx,
+            loss,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            augment=augment,
+            margin=margin,
+            temperature=temperature,
+        )
 
-        def view(idx: np.ndarray) -> torch.Tensor:
-            batch = X[torch.from_numpy(idx)]
-            return batch if augment is None else augment_views(batch, 1, augment)[0]
 
-        n = X.shape[0]
-        model.loss_history = []
-        model.train()
-        for _ in range(epochs):
-            order = rng.permutation(n)
-            total, steps = 0.0, 0
-            for start in range(0, n - 1, batch_size):
-                idx = order[start : start + batch_size]
-                if len(idx) < 2:
+def fit_metric_model(
+    model: nn.Module,
+    X: torch.Tensor,
+    y_idx: np.ndarray,
+    loss: str,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    augment=None,
+    margin: float = 0.2,
+    temperature: float = 0.2,
+    param_groups: list[dict] | None = None,
+) -> nn.Module:
+    """The training loop of :func:`train_embedding`, for any ``model`` (inputs -> vectors).
+
+    ``X``: a float tensor whose first axis indexes the training rows (images, or features a
+    frozen trunk computed once); ``y_idx``: (n,) class indices ``0..C-1``. ``param_groups``
+    (optional, Adam's format) replaces ``model.parameters()``, e.g. a smaller learning rate for a
+    pretrained backbone; the normalised-softmax proxies always train at ``lr``. Runs on the
+    caller's torch thread setting; seeds the batches with ``seed`` (the caller seeds the weights).
+    Returns ``model`` in eval mode with ``loss_history`` (mean loss per epoch).
+    """
+    loss = check_choice(loss, "loss", LOSSES)
+    n_classes = int(y_idx.max()) + 1
+    dim = None
+    rng = np.random.default_rng(seed)
+    params = list(param_groups) if param_groups is not None else [{"params": model.parameters()}]
+    weight = None
+    if loss == "normsoftmax":
+        with torch.no_grad():
+            was = model.training
+            model.eval()
+            dim = model(X[:2]).shape[1]
+            model.train(was)
+        weight = torch.nn.Parameter(torch.randn(n_classes, dim) * 0.1)
+        params.append({"params": [weight]})
+    opt = torch.optim.Adam(params, lr=lr)
+    y_t = torch.from_numpy(y_idx.astype(np.int64))
+    by_class = [np.flatnonzero(y_idx == c) for c in range(n_classes)]
+
+    def view(idx: np.ndarray) -> torch.Tensor:
+        batch = X[torch.from_numpy(idx)]
+        return batch if augment is None else augment_views(batch, 1, augment)[0]
+
+    n = X.shape[0]
+    model.loss_history = []
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        total, steps = 0.0, 0
+        for start in range(0, n - 1, batch_size):
+            idx = order[start : start + batch_size]
+            if len(idx) < 2:
+                continue
+            if loss == "infonce":
+                # B/2 queries + their B/2 same-class keys: B forwards a step, like the others
+                q = idx[: max(len(idx) // 2, 2)]
+                pairs = zip(q, y_idx[q], strict=True)
+                keys = np.array([_other(rng, by_class[c], i) for i, c in pairs])
+                both = model(view(np.concatenate([q, keys])))
+                value = info_nce_loss(both[: len(q)], both[len(q) :], temperature)
+            elif loss == "triplet":
+                lab = y_t[idx]
+                if len(torch.unique(lab)) == len(lab):  # tiny last batch without a positive
                     continue
-                if loss == "infonce":
-                    # B/2 queries + their B/2 same-class keys: B forwards a step, like the others
-                    q = idx[: max(len(idx) // 2, 2)]
-                    pairs = zip(q, y_idx[q], strict=True)
-                    keys = np.array([_other(rng, by_class[c], i) for i, c in pairs])
-                    both = model(view(np.concatenate([q, keys])))
-                    value = info_nce_loss(both[: len(q)], both[len(q) :], temperature)
-                elif loss == "triplet":
-                    lab = y_t[idx]
-                    if len(torch.unique(lab)) == len(lab):  # tiny last batch without a positive
-                        continue
-                    value = triplet_semi_hard_loss(model(view(idx)), lab, margin)
-                else:
-                    value = normalized_softmax_loss(model(view(idx)), y_t[idx], weight, temperature)
-                opt.zero_grad()
-                value.backward()
-                opt.step()
-                total += float(value.detach())
-                steps += 1
-            model.loss_history.append(total / max(steps, 1))
-        model.eval()
-        return model
+                value = triplet_semi_hard_loss(model(view(idx)), lab, margin)
+            else:
+                value = normalized_softmax_loss(model(view(idx)), y_t[idx], weight, temperature)
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+            total += float(value.detach())
+            steps += 1
+        model.loss_history.append(total / max(steps, 1))
+    model.eval()
+    return model
 
 
 def _other(rng: np.random.Generator, members: np.ndarray, i: int) -> int:
