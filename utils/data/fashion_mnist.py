@@ -10,8 +10,8 @@ The loader tries, in order:
 1. the cache ``data/cache/fashion_mnist.npz`` (validated; a corrupt cache is rebuilt);
 2. the installed package's directory, ``/usr/share/datasets/fashion-mnist/``;
 3. ``apt-get download dataset-fashion-mnist`` into a temporary folder, unpacked with
-   ``dpkg-deb -x`` (no root needed for either where apt's lists are present; nothing is
-   installed system-wide);
+   ``dpkg-deb -x`` (no root needed for either where apt's package lists are present; as root,
+   empty lists are refreshed once with ``apt-get update``; nothing is installed system-wide);
 
 and otherwise raises a ``RuntimeError`` that lists what it tried and how to fix it. Every source
 is checked against the SHA-256 of the four IDX files and the counts per class before it is
@@ -117,14 +117,22 @@ def _from_apt(verbose: bool) -> FashionMNIST:
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} not found (not a Debian-based machine)")
     with tempfile.TemporaryDirectory(prefix="fashion-mnist-") as tmp:
-        run = subprocess.run(
-            ["apt-get", "download", DEBIAN_PACKAGE],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        debs = sorted(Path(tmp).glob(f"{DEBIAN_PACKAGE}_*.deb"))
+
+        def download() -> tuple[subprocess.CompletedProcess, list[Path]]:
+            run = subprocess.run(
+                ["apt-get", "download", DEBIAN_PACKAGE],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            return run, sorted(Path(tmp).glob(f"{DEBIAN_PACKAGE}_*.deb"))
+
+        run, debs = download()
+        if (run.returncode != 0 or not debs) and hasattr(os, "geteuid") and os.geteuid() == 0:
+            # a fresh machine may have empty package lists; as root, refresh them once and retry
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
+            run, debs = download()
         if run.returncode != 0 or not debs:
             msg = (run.stderr or run.stdout).strip().splitlines()
             raise RuntimeError(f"apt-get download failed: {msg[-1] if msg else run.returncode}")
@@ -180,7 +188,10 @@ def load_fashion_mnist(
             if verbose:
                 print(f"Fashion-MNIST from {name} failed: {exc}")
             continue
-        tmp = path.with_name(path.name + ".tmp.npz")
+        # a unique temporary name, then an atomic rename: two labs loading at once never
+        # read a half-written cache
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fashion_mnist.", suffix=".npz")
+        os.close(fd)
         np.savez(tmp, **data._asdict())
         os.replace(tmp, path)
         return data
