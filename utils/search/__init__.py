@@ -1,0 +1,6 @@
+"""Search: lexical retrieval, fusion and query simulation for the video-search part.
+
+- :mod:`.bm25`: :func:`~.bm25.tokenize`, :class:`~.bm25.BM25` (Okapi BM25, Lucene variant) and
+  :class:`~.bm25.BM25F` (per-field weights and length normalisation), cross-checked against the
+  ``bm25s`` package in the tests.
+"""
