@@ -3,4 +3,6 @@
 - :mod:`.bm25`: :func:`~.bm25.tokenize`, :class:`~.bm25.BM25` (Okapi BM25, Lucene variant) and
   :class:`~.bm25.BM25F` (per-field weights and length normalisation), cross-checked against the
   ``bm25s`` package in the tests.
+- :mod:`.fusion`: :func:`~.fusion.reciprocal_rank_fusion` (RRF, k = 60) and
+  :func:`~.fusion.score_fusion` (weighted min-max or z-score fusion), deterministic ties.
 """
