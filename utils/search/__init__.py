@@ -5,4 +5,8 @@
   ``bm25s`` package in the tests.
 - :mod:`.fusion`: :func:`~.fusion.reciprocal_rank_fusion` (RRF, k = 60) and
   :func:`~.fusion.score_fusion` (weighted min-max or z-score fusion), deterministic ties.
+- :mod:`.queries`: a documented query simulator over the real film catalogue
+  (:func:`~.queries.simulate_queries`: known-item with typos, partial titles, facets, people,
+  vocabulary mismatch through a reviewed thesaurus; graded relevance from the metadata) and a
+  position-based click model (:func:`~.queries.simulate_clicks`).
 """
