@@ -59,7 +59,8 @@ _SOURCE_COLUMNS = {
     "Country": "countries",
 }
 KG_RELATIONS = ("directed_by", "has_genre", "from_country")
-CACHE_VERSION = 3  # bump when parsing changes: 3 keeps name suffixes such as "Jr." attached
+CACHE_VERSION = 4  # bump when parsing changes: 3 keeps name suffixes such as "Jr." attached;
+# 4 adds the Rotten Tomatoes review count, Tomatometer and critic rating
 
 
 NAME_SUFFIXES = frozenset({"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"})
@@ -93,6 +94,8 @@ def films_from_db(path: str | Path, *, keep_repeats: bool = False) -> pd.DataFra
         )
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         raw = pd.read_sql("SELECT * FROM omdb", con)
+        tomatoes = pd.read_sql("SELECT ID, Reviews, Meter, Rating FROM tomatoes", con)
+    raw = raw.merge(tomatoes.rename(columns={"Rating": "rtRating"}), on="ID", how="left")
     raw = raw.sort_values(["Year", "ID"], kind="stable")
     if not keep_repeats:
         raw = raw.drop_duplicates("imdbID", keep="first")
@@ -109,6 +112,9 @@ def films_from_db(path: str | Path, *, keep_repeats: bool = False) -> pd.DataFra
     films["cast_text"] = raw["Cast"].fillna("").astype(str).to_numpy()
     films["runtime"] = pd.to_numeric(raw["Runtime"], errors="coerce").to_numpy(dtype=float)
     films["imdb_rating"] = pd.to_numeric(raw["imdbRating"], errors="coerce").to_numpy(dtype=float)
+    films["n_reviews"] = pd.to_numeric(raw["Reviews"], errors="coerce").to_numpy(dtype=float)
+    films["rt_meter"] = pd.to_numeric(raw["Meter"], errors="coerce").to_numpy(dtype=float)
+    films["rt_rating"] = pd.to_numeric(raw["rtRating"], errors="coerce").to_numpy(dtype=float)
     return films.reset_index(drop=True)
 
 
@@ -162,8 +168,12 @@ def load_films(
 
     Columns: ``film_id`` (movies.db ID), ``imdb_id``, ``title``, ``year`` (int), ``genres``,
     ``directors``, ``writers``, ``cast``, ``languages``, ``countries`` (tuples of str, in the
-    database's order; casts are alphabetical), ``runtime`` (minutes), ``imdb_rating`` (float,
-    often missing) and ``cast_text`` (the cast as stored, to show what parsing does).
+    database's order; casts are alphabetical), ``runtime`` (minutes), ``imdb_rating`` (empty in
+    this release: the database's imdbRating and imdbVotes columns hold no value), the Rotten
+    Tomatoes critic figures from the database's ``tomatoes`` table, ``n_reviews`` (number of
+    critic reviews, 5-388; a popularity prior that favours recent films, since online reviews
+    grew over the years), ``rt_meter`` (Tomatometer, % positive) and ``rt_rating`` (mean critic
+    score out of 10), and ``cast_text`` (the cast as stored, to show what parsing does).
     ``keep_repeats=True`` keeps both rows of a repeated imdb id (17,472 rows; not cached).
     """
     folder = cache_dir(cache) / "films"
