@@ -132,6 +132,9 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only
+        # idle worker threads sleep instead of spinning (like OMP_WAIT_POLICY=PASSIVE in the
+        # Makefile): on a shared 2-core machine spinning threads slow every other process down
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 self.path, options, providers=["CPUExecutionProvider"]
