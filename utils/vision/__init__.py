@@ -10,4 +10,12 @@
   dynamic/static) under ``data/cache/efficientnet_lite0/``, checked against PyTorch.
 - :mod:`.macs`: :func:`~.macs.count_macs`, multiply-accumulates of one forward pass, counted
   from the convolution and linear layers actually run (hooks), for sizing fleets.
+- :mod:`.retrieval_eval`: :func:`~.retrieval_eval.class_retrieval_scores`, one protocol for
+  scoring any encoder on class-level retrieval (mAP@k with a named denominator, Recall@K as a
+  hit rate, k-NN accuracy), per query for bootstrap intervals.
+- :mod:`.text_bridge`: :class:`~.text_bridge.TextBridge`, text-to-image search without a CLIP
+  model: MiniLM matches the query to ImageNet class-name prompts and images are ranked by the
+  classifier's probability of those classes (only inside ImageNet's 1,000 concepts).
+- :mod:`.view_change`: a same-object, different-view benchmark from scikit-image's Middlebury
+  stereo pair (windows, ground-truth positives from the disparity).
 """
