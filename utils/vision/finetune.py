@@ -16,6 +16,10 @@ with batches of 64 images from ten classes their batch statistics would be noisy
 practice when fine-tuning on small batches. The result is an ``nn.Module`` from images in [0, 1]
 to ``dim``-d vectors, so it wraps in :class:`utils.image_search.TorchEncoder` and exports to ONNX
 like the frozen :class:`~utils.vision.efficientnet.EfficientNetEmbedder`.
+
+:func:`linear_probe_from_features` trains the same ``"linear"`` model from features computed
+once (to compare losses without re-embedding), and :func:`probe_vectors` applies its head to
+precomputed gallery features.
 """
 
 from __future__ import annotations
@@ -27,10 +31,16 @@ from torch import nn
 from .._checks import check_choice, check_positive_int
 from .._threads import torch_threads
 from ..image_search import TorchEncoder, check_images
-from ..models.metric_learning import fit_metric_model
+from ..models.metric_learning import LOSSES, fit_metric_model
 from .efficientnet import EMBED_DIM, EfficientNetEmbedder
 
-__all__ = ["MODES", "FineTunedEmbedder", "finetune_embedder"]
+__all__ = [
+    "MODES",
+    "FineTunedEmbedder",
+    "finetune_embedder",
+    "linear_probe_from_features",
+    "probe_vectors",
+]
 
 MODES = ("linear", "last_block", "full")
 
@@ -114,28 +124,12 @@ def finetune_embedder(
     ``loss_history`` and ``mode``.
     """
     mode = check_choice(mode, "mode", MODES)
-    input_size = check_positive_int(input_size, "input_size")
-    dim = check_positive_int(dim, "dim")
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    if batch_size < 2:
-        raise ValueError("batch_size must be at least 2 (a batch of one has no negative)")
-    for name, value in (("lr", lr), ("backbone_lr", backbone_lr)):
-        if value is not None and (isinstance(value, bool) or not value > 0):
-            raise ValueError(f"{name} must be a number > 0, got {value!r}")
     X = torch.from_numpy(np.ascontiguousarray(TorchEncoder.to_nchw(check_images(images))))
     if X.ndim != 4 or X.shape[1] not in (1, 3):
         raise ValueError(f"images must be grey or RGB images, got shape {tuple(X.shape)}")
-    y = np.asarray(labels)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"labels must be 1-D with one label per image ({X.shape[0]}), got {y.shape}"
-        )
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
-    classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if len(classes) < 2 or counts.min() < 2:
-        raise ValueError("labels need at least 2 classes with at least 2 images each")
+    input_size, dim, epochs, batch_size, y_idx = _check_training(
+        labels, X.shape[0], "image", input_size, dim, epochs, batch_size, lr, backbone_lr
+    )
     blr = lr / 10 if backbone_lr is None else backbone_lr
 
     with torch_threads(num_threads):
@@ -152,9 +146,7 @@ def finetune_embedder(
             temperature=temperature,
         )
         if mode == "linear":
-            feats = _batched(model.embedder, X)
-            fit_metric_model(model.head, feats, y_idx, loss, **kwargs)
-            model.loss_history = model.head.loss_history
+            _fit_head(model, _batched(model.embedder, X), y_idx, loss, kwargs)
         elif mode == "last_block":
             top = _Top(model)
             for p in (*top.block.parameters(), *top.conv_head.parameters(), *top.bn1.parameters()):
@@ -191,3 +183,114 @@ def _train_frozen_bn(module, X, y_idx, loss, groups, kwargs) -> None:
         fit_metric_model(module, X, y_idx, loss, param_groups=groups, **kwargs)
     finally:
         del module.train
+
+
+def _check_training(labels, n, what, input_size, dim, epochs, batch_size, lr, backbone_lr=None):
+    """Shared argument checks; returns the validated ints and the class indices of ``labels``."""
+    input_size = check_positive_int(input_size, "input_size")
+    dim = check_positive_int(dim, "dim")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if batch_size < 2:
+        raise ValueError("batch_size must be at least 2 (a batch of one has no negative)")
+    for name, value in (("lr", lr), ("backbone_lr", backbone_lr)):
+        if value is not None and (isinstance(value, bool) or not value > 0):
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    y = np.asarray(labels)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"labels must be 1-D with one label per {what} ({n}), got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    classes, y_idx, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(classes) < 2 or counts.min() < 2:
+        raise ValueError("labels need at least 2 classes with at least 2 images each")
+    return input_size, dim, epochs, batch_size, y_idx
+
+
+def _fit_head(model: FineTunedEmbedder, feats: torch.Tensor, y_idx, loss: str, kwargs) -> None:
+    """Train only the projection head on frozen 1280-d features (the ``"linear"`` mode)."""
+    fit_metric_model(model.head, feats, y_idx, loss, **kwargs)
+    model.loss_history = model.head.loss_history
+
+
+def _check_features(features: object, name: str = "features") -> torch.Tensor:
+    if type(features).__module__.startswith("torch"):
+        features = features.detach().cpu().numpy()
+    arr = np.asarray(features)
+    if arr.ndim != 2 or arr.shape[1] != EMBED_DIM:
+        raise ValueError(
+            f"{name} must be (n, {EMBED_DIM}) EfficientNet-Lite0 features, got shape {arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must hold float features, got dtype {arr.dtype}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one row")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def linear_probe_from_features(
+    features: object,
+    labels: object,
+    *,
+    loss: str = "normsoftmax",
+    input_size: int = 64,
+    dim: int = 128,
+    epochs: int = 3,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    temperature: float = 0.2,
+    margin: float = 0.2,
+    seed: int = 0,
+    num_threads: int | None = None,
+) -> FineTunedEmbedder:
+    """``finetune_embedder(images, labels, mode="linear", ...)`` from precomputed features.
+
+    Comparing several losses or settings embeds the same training images once per call with
+    :func:`finetune_embedder`; the embedding is almost all the cost. Here ``features`` are the
+    (n, 1280) pooled features of the training images from the frozen
+    ``EfficientNetEmbedder(input_size)`` (same preprocessing), computed once. The model is seeded
+    and trained exactly as in :func:`finetune_embedder` (the tests check the two agree), so the
+    returned ``FineTunedEmbedder`` maps images to ``dim``-d vectors and serves or exports as usual.
+    """
+    loss = check_choice(loss, "loss", LOSSES)
+    X = _check_features(features)
+    input_size, dim, epochs, batch_size, y_idx = _check_training(
+        labels, X.shape[0], "feature row", input_size, dim, epochs, batch_size, lr
+    )
+    kwargs = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        margin=margin,
+        temperature=temperature,
+    )
+    with torch_threads(num_threads):
+        torch.manual_seed(seed)
+        model = FineTunedEmbedder(EfficientNetEmbedder(input_size), dim)
+        for p in model.embedder.parameters():
+            p.requires_grad_(False)
+        _fit_head(model, X, y_idx, loss, kwargs)
+        for p in model.parameters():
+            p.requires_grad_(False)
+    model.mode = "linear"
+    return model.eval()
+
+
+def probe_vectors(model: FineTunedEmbedder, features: object) -> np.ndarray:
+    """The head of a linear probe applied to precomputed frozen features: (n, 1280) -> (n, dim).
+
+    Equal to embedding the images with ``model`` itself (up to float rounding) when ``features``
+    come from the same frozen embedder, because a linear probe leaves the backbone untouched.
+    """
+    if not isinstance(model, FineTunedEmbedder):
+        raise TypeError(f"model must be a FineTunedEmbedder, got {type(model).__name__}")
+    if getattr(model, "mode", None) != "linear":
+        raise ValueError(
+            "model must be a linear probe (mode 'linear'): a trained backbone gives other features"
+        )
+    X = _check_features(features)
+    with torch.no_grad():
+        return model.head(X).numpy()

@@ -1,4 +1,4 @@
-"""utils.vision.linear_probe: linear probes from precomputed features equal finetune_embedder's."""
+"""linear_probe_from_features: probes from precomputed features equal finetune_embedder's."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import torch
 
 from utils.image_search import TorchEncoder
 from utils.vision.efficientnet import EMBED_DIM, EfficientNetEmbedder
-from utils.vision.finetune import finetune_embedder
-from utils.vision.linear_probe import linear_probe_from_features, probe_vectors
+from utils.vision.finetune import finetune_embedder, linear_probe_from_features, probe_vectors
 
 SIZE = 32
 
