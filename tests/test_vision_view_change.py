@@ -84,6 +84,18 @@ def test_grid_windows_counts_and_content():
         grid_windows(img, 32, 0)
 
 
+def test_grid_windows_is_the_photo_tiling():
+    """One tiling for both benchmarks: the copy gallery's tiles are grid windows at stride=size."""
+    from utils.data import photos as photos_mod
+
+    assert grid_windows is photos_mod.grid_windows
+    img = np.random.default_rng(1).random((96, 160, 3)).astype(np.float32)
+    tiles, names, dropped = photos_mod.photo_tiles({"x": img}, tile=32, short_side=96, min_std=0)
+    wins, pos = grid_windows(photos_mod.resize_short_side(img, 96), 32, 32)
+    assert dropped == 0 and set(names) == {"x"} and len(pos) == 3 * 5
+    np.testing.assert_array_equal(tiles, wins)
+
+
 def test_view_queries_targets_and_control(pair):
     q = view_queries(pair, 64, 32)
     n = len(q)

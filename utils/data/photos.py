@@ -18,7 +18,9 @@ an alpha channel, if any, is dropped.
 
 :func:`photo_tiles` cuts photos into non-overlapping square tiles (a gallery of look-alikes for
 copy detection: tiles of one photo share palette and texture) and drops near-constant tiles,
-which are duplicates of each other with nothing to match.
+which are duplicates of each other with nothing to match. Its tiling is :func:`grid_windows`
+with ``stride == size``; a smaller stride gives overlapping windows (a dense index, as
+:mod:`utils.vision.view_change` builds of a stereo view).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 __all__ = [
     "SKIMAGE_PHOTOS",
     "SKLEARN_PHOTOS",
+    "grid_windows",
     "load_sample_photos",
     "photo_tiles",
     "resize_short_side",
@@ -170,6 +173,29 @@ def resize_short_side(photo: np.ndarray, short_side: int) -> np.ndarray:
     return np.ascontiguousarray(out.permute(1, 2, 0).numpy())
 
 
+def grid_windows(image: object, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """All ``size x size`` windows of an (H, W, 3) image whose top-left corners lie on a
+    ``stride`` grid from (0, 0), row by row. Returns ``(windows (n, size, size, 3) float32,
+    positions (n, 2) int64 top-left (y, x))``. ``stride == size`` tiles the image without
+    overlap (what :func:`photo_tiles` does); a smaller stride gives overlapping windows (a
+    denser index)."""
+    from .._checks import check_positive_int
+
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image must be an (H, W, 3) image, got shape {img.shape}")
+    size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
+    h, w = img.shape[:2]
+    if size > min(h, w):
+        raise ValueError(f"size ({size}) must not exceed the image's short side ({min(h, w)})")
+    pos = np.array(
+        [(y, x) for y in range(0, h - size + 1, stride) for x in range(0, w - size + 1, stride)],
+        dtype=np.int64,
+    )
+    wins = np.stack([img[y : y + size, x : x + size] for y, x in pos]).astype(np.float32)
+    return wins, pos
+
+
 def photo_tiles(
     photos: dict[str, np.ndarray], tile: int = 64, short_side: int = 256, min_std: float = 0.03
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -192,15 +218,13 @@ def photo_tiles(
         raise ValueError(f"min_std must be a number >= 0, got {min_std!r}")
     tiles, names, dropped = [], [], 0
     for name, photo in photos.items():
-        img = resize_short_side(photo, short_side)
-        for i in range(img.shape[0] // tile):
-            for j in range(img.shape[1] // tile):
-                t = img[i * tile : (i + 1) * tile, j * tile : (j + 1) * tile]
-                if float(t.std(ddof=1)) < min_std:
-                    dropped += 1
-                    continue
-                tiles.append(t)
-                names.append(name)
+        wins, _ = grid_windows(resize_short_side(photo, short_side), tile, tile)
+        for t in wins:
+            if float(t.std(ddof=1)) < min_std:
+                dropped += 1
+                continue
+            tiles.append(t)
+            names.append(name)
     if not tiles:
         raise ValueError("every tile was dropped: lower min_std or use other photos")
     return np.stack(tiles).astype(np.float32), np.array(names), dropped

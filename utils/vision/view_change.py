@@ -16,8 +16,9 @@ shows what the other hides.
   top-left corner of its corresponding window in the right view (shifted by the window's median
   disparity) and that right-view window itself (a *same-view control*: the same region, cut from
   the other photo at exactly the corresponding place).
-- :func:`grid_windows`: every ``size x size`` window of an image on a ``stride`` grid (the
-  right view as an index, sparse or dense).
+- :func:`grid_windows` (:func:`utils.data.photos.grid_windows`, re-exported): every
+  ``size x size`` window of an image on a ``stride`` grid (the right view as an index, sparse or
+  dense; the copy gallery's :func:`~utils.data.photos.photo_tiles` is the same tiling).
 - :func:`window_iou` and :func:`view_positives`: which indexed windows count as a correct match,
   by intersection over union with the true corresponding window.
 """
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_positive_int
+from ..data.photos import grid_windows
 
 __all__ = [
     "StereoPair",
@@ -107,31 +109,6 @@ def load_stereo_pair(short_side: int | None = None) -> StereoPair:
     rows = np.minimum(((np.arange(hs) + 0.5) / scale).astype(int), h - 1)
     cols = np.minimum(((np.arange(ws) + 0.5) / scale).astype(int), w - 1)
     return StereoPair(left_s, right_s, disp[np.ix_(rows, cols)] * np.float32(scale), scale)
-
-
-def _check_image(image: object, name: str) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"{name} must be an (H, W, 3) image, got shape {arr.shape}")
-    return arr
-
-
-def grid_windows(image: object, size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """All ``size x size`` windows of an (H, W, 3) image whose top-left corners lie on a
-    ``stride`` grid from (0, 0), row by row. Returns ``(windows (n, size, size, 3) float32,
-    positions (n, 2) int64 top-left (y, x))``. ``stride == size`` tiles the image without
-    overlap; a smaller stride gives overlapping windows (a denser index)."""
-    img = _check_image(image, "image")
-    size, stride = check_positive_int(size, "size"), check_positive_int(stride, "stride")
-    h, w = img.shape[:2]
-    if size > min(h, w):
-        raise ValueError(f"size ({size}) must not exceed the image's short side ({min(h, w)})")
-    pos = np.array(
-        [(y, x) for y in range(0, h - size + 1, stride) for x in range(0, w - size + 1, stride)],
-        dtype=np.int64,
-    )
-    wins = np.stack([img[y : y + size, x : x + size] for y, x in pos]).astype(np.float32)
-    return wins, pos
 
 
 def view_queries(
