@@ -85,6 +85,76 @@ def test_search_cannot_find_what_the_classifier_has_no_class_for(bridge):
     assert set(idx.tolist()) == {c for c, _, _ in matched}
 
 
+def test_stored_probabilities_give_the_same_ranking_as_logits(bridge):
+    """The upload path stores softmax(logits) once; queries then need no softmax."""
+    L = np.random.default_rng(0).normal(size=(30, 5)) * 3
+    P = bridge.probabilities(L)
+    assert P.dtype == np.float32 and P.shape == (30, 5)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        bridge.scores("teapot", probabilities=P), bridge.scores("teapot", L), rtol=1e-6
+    )
+    s_l, i_l = bridge.search("sandal", L, 7)
+    s_p, i_p = bridge.search("sandal", probabilities=P, k=7)
+    assert i_l.tolist() == i_p.tolist()
+    np.testing.assert_allclose(s_p, s_l, rtol=1e-6)
+    with pytest.raises(ValueError, match="exactly one"):
+        bridge.scores("teapot")
+    with pytest.raises(ValueError, match="exactly one"):
+        bridge.search("teapot", L, 3, probabilities=P)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        bridge.scores("teapot", probabilities=L)  # logits passed as probabilities
+    with pytest.raises(ValueError, match="one column per class"):
+        bridge.scores("teapot", probabilities=P[:, :4])
+
+
+def test_posting_lists_merge_matches_the_full_scan(bridge):
+    rng = np.random.default_rng(1)
+    P = bridge.probabilities(rng.normal(size=(200, 5)) * 4)
+    post = bridge.posting_lists(P, 40)
+    assert post.ids.shape == post.probs.shape == (5, 40) and post.m == 40
+    # each list holds its class's 40 most probable images, best first
+    for c in range(5):
+        np.testing.assert_array_equal(post.ids[c], np.argsort(-P[:, c], kind="stable")[:40])
+        assert post.floor[c] == post.probs[c, -1] and (np.diff(post.probs[c]) <= 0).all()
+    certified = 0
+    for query in ("teapot", "shoe", "jean", "sandal"):
+        full = bridge.scores(query, probabilities=P)
+        _, full_i = bridge.search(query, probabilities=P, k=10)
+        s, idx, exact = bridge.search_postings(query, post, 10)
+        assert len(idx) == 10 and (np.diff(s) <= 1e-12).all()
+        assert (s <= full[idx] + 1e-6).all()  # merged scores are lower bounds
+        if exact:
+            assert set(idx.tolist()) == set(full_i.tolist())
+        certified += exact
+    assert certified >= 2  # 40 of 200 per class: most queries are certified from the lists
+    # lists holding every image: the merge is the full scan, certified exact
+    whole = bridge.posting_lists(P, 10_000)
+    assert whole.m == 200 and (whole.floor == 0).all()
+    s, idx, exact = bridge.search_postings("teapot", whole, 10)
+    full_s, full_i = bridge.search("teapot", probabilities=P, k=10)
+    assert exact and idx.tolist() == full_i.tolist()
+    np.testing.assert_allclose(s, full_s, rtol=1e-5)
+
+
+def test_posting_lists_flag_an_uncertified_merge(bridge):
+    """Lists too short to hold the answer: the merge says it is not exact."""
+    P = np.full((6, 5), 0.2, dtype=np.float32)  # every image equally likely for every class
+    post = bridge.posting_lists(P, 1)
+    _, idx, exact = bridge.search_postings("teapot", post, 3)
+    assert len(idx) <= 2 and not exact  # two one-entry lists cannot fill a page of three
+    with pytest.raises(TypeError, match="ClassPostings"):
+        bridge.search_postings("teapot", P, 3)
+    with pytest.raises(ValueError, match="classes"):
+        bridge.search_postings(
+            "teapot",
+            bridge.posting_lists(P, 2).__class__(post.ids[:3], post.probs[:3], post.floor[:3]),
+            3,
+        )
+    with pytest.raises(ValueError, match="m"):
+        bridge.posting_lists(P, 0)
+
+
 def test_repr_and_fit_returns_self():
     b = TextBridge(encode=fake_encoder)
     assert "unfitted" in repr(b)

@@ -14,24 +14,36 @@ names:
    ``i``, the image's score is ``sum_c w_c p_ic``, the probability mass the classifier puts on the
    classes the text named; :meth:`TextBridge.search` returns the ``k`` highest.
 
+Scoring every image is a full scan: ``n x n_classes`` probabilities per query, and a softmax of
+every image's logits on top when logits are passed. A service computes the probabilities once,
+when an image is uploaded (:meth:`TextBridge.probabilities`; :meth:`~TextBridge.scores` and
+:meth:`~TextBridge.search` accept them as ``probabilities=``), and stores per class a *posting
+list*, the ``m`` images with the highest probability of that class
+(:meth:`TextBridge.posting_lists`). A query then merges its ``n_classes`` lists
+(:meth:`TextBridge.search_postings`): ``n_classes * m`` entries, whatever the catalogue's size.
+An image absent from a list is scored as if its probability of that class were 0, so the merge
+ranks by a lower bound of the full-scan score; it returns the full scan's top ``k`` (as a set)
+whenever no image left out could reach the ``k``-th merged score (``exact``).
+
 The bridge can only find what the classifier has a class for. With ImageNet-1k's 1,000 classes
-(:func:`utils.vision.efficientnet.imagenet_classes`, which has no "person", "face" or "trousers")
-a query outside those concepts is silently mapped to the nearest-sounding class ("trouser" is
-closer to "ruffed grouse" than to "jean" for MiniLM), and an image the classifier does not
-recognise scores low for every query. Homonyms share a prompt ("Cardigan" the dog and
-"cardigan" the sweater; MiniLM lower-cases), so both classes are matched. The chapter
-``book/image_search/09_end_to_end.md`` measures where this works and where it fails.
+(:func:`utils.vision.efficientnet.imagenet_classes`, which has no generic "person" or "face"
+class and no "trousers") a query outside those concepts is silently mapped to the
+nearest-sounding class ("trouser" is closer to "ruffed grouse" than to "jean" for MiniLM), and an
+image the classifier does not recognise scores low for every query. Homonyms share a prompt
+("Cardigan" the dog and "cardigan" the sweater; MiniLM lower-cases), so both classes are matched.
+The chapter ``book/image_search/09_end_to_end.md`` measures where this works and where it fails.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import as_matrix, check_k, check_positive_int
 
-__all__ = ["TextBridge"]
+__all__ = ["ClassPostings", "TextBridge"]
 
 TextEncoder = Callable[[Sequence[str]], np.ndarray]
 
@@ -40,6 +52,22 @@ def _softmax_rows(x: np.ndarray) -> np.ndarray:
     z = x - x.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     return z / z.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ClassPostings:
+    """Per-class posting lists: ``ids[c]`` the (at most) ``m`` image rows with the highest
+    probability of class ``c``, best first, and ``probs[c]`` those probabilities; ``floor[c]`` is
+    the smallest probability kept for ``c`` (an image not in the list has at most that much;
+    0 when the list holds every image)."""
+
+    ids: np.ndarray
+    probs: np.ndarray
+    floor: np.ndarray
+
+    @property
+    def m(self) -> int:
+        return int(self.ids.shape[1])
 
 
 class TextBridge:
@@ -149,7 +177,7 @@ class TextBridge:
         out[idx] = w / w.sum()
         return out
 
-    def _probabilities(self, image_logits: object) -> np.ndarray:
+    def _softmax(self, image_logits: object) -> np.ndarray:
         T = self._check_fitted()
         L = as_matrix(image_logits, "image_logits", dtype=np.float64)
         if L.shape[1] != len(T):
@@ -158,21 +186,97 @@ class TextBridge:
             )
         return _softmax_rows(L)
 
-    def scores(self, query: str, image_logits: object) -> np.ndarray:
+    def probabilities(self, image_logits: object) -> np.ndarray:
+        """(n, n_classes_total) float32 class probabilities, ``softmax`` of each row of logits:
+        computed once per image (at upload) and stored, so queries need no softmax."""
+        return self._softmax(image_logits).astype(np.float32)
+
+    def _stored(self, image_logits: object, probabilities: object) -> np.ndarray:
+        """Exactly one of logits (softmax now) or stored probabilities, checked."""
+        if (image_logits is None) == (probabilities is None):
+            raise ValueError("pass exactly one of image_logits or probabilities=")
+        if image_logits is not None:
+            return self._softmax(image_logits)
+        T = self._check_fitted()
+        P = as_matrix(probabilities, "probabilities", dtype=np.float64)
+        if P.shape[1] != len(T):
+            raise ValueError(
+                f"probabilities must have one column per class ({len(T)}), got {P.shape[1]}"
+            )
+        if P.min() < 0 or P.max() > 1 + 1e-6:
+            raise ValueError("probabilities must lie in [0, 1] (use image_logits= for logits)")
+        return P
+
+    def scores(
+        self, query: str, image_logits: object = None, *, probabilities: object = None
+    ) -> np.ndarray:
         """(n,) score of each image: the probability the classifier gives the bridge classes,
-        weighted by ``class_weights(query)``; in [0, 1]."""
-        P = self._probabilities(image_logits)
+        weighted by ``class_weights(query)``; in [0, 1]. Pass the classifier's logits (a softmax
+        per call) or the stored ``probabilities=`` (:meth:`probabilities`); either way every
+        image is scored (a full scan)."""
+        P = self._stored(image_logits, probabilities)
         return P @ self.class_weights(query)
 
-    def search(self, query: str, image_logits: object, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: str, image_logits: object = None, k: int = 10, *, probabilities: object = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best images for ``query``: ``(scores, row indices)``, best first (ties by
         lower index). ``image_logits``: (n, n_classes_total) classifier logits, e.g. from
-        ``EfficientNetEmbedder(output="logits")``."""
-        P = self._probabilities(image_logits)
+        ``EfficientNetEmbedder(output="logits")``, or ``probabilities=`` stored at upload."""
+        P = self._stored(image_logits, probabilities)
         k = check_k(k, P.shape[0], "k", "the images")
         s = P @ self.class_weights(query)
         order = np.argsort(-s, kind="stable")[:k]
         return s[order], order
+
+    # ------------------------------------------------------------------ posting lists
+    def posting_lists(self, probabilities: object, m: int) -> ClassPostings:
+        """Per class, the ``m`` images (rows of ``probabilities``) with the highest probability
+        of it, best first (ties by lower row): built at upload, ``n_classes_total * m`` entries
+        however many images there are. ``m`` larger than the image count keeps every image."""
+        P = self._stored(None, probabilities)
+        m = min(check_positive_int(m, "m"), P.shape[0])
+        order = np.argsort(-P.T, axis=1, kind="stable")[:, :m]  # (C, m) image rows
+        probs = np.take_along_axis(P.T, order, axis=1)
+        floor = probs[:, -1] if m < P.shape[0] else np.zeros(P.shape[1], dtype=np.float32)
+        return ClassPostings(order.astype(np.int64), probs.astype(np.float32), floor)
+
+    def search_postings(
+        self, query: str, postings: ClassPostings, k: int
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Merge the query's bridge-class posting lists: ``(scores, row indices, exact)``, best
+        first (ties by lower index), at most ``k`` rows (fewer if the lists hold fewer images).
+
+        A candidate's score sums ``w_c p_ic`` over the lists it appears in (absent: 0, so a lower
+        bound of its full-scan score, and equal to it for an image in every list). ``exact`` is
+        True when no image left out can reach the returned ``k``-th score even with the most
+        the lists' floors allow: the rows are then the full scan's top ``k`` as a set."""
+        if not isinstance(postings, ClassPostings):
+            raise TypeError(f"postings must be ClassPostings, got {type(postings).__name__}")
+        T = self._check_fitted()
+        if postings.ids.shape[0] != len(T):
+            raise ValueError(f"postings hold {postings.ids.shape[0]} classes, the bridge {len(T)}")
+        k = check_positive_int(k, "k")
+        w = self.class_weights(query)
+        classes = np.flatnonzero(w)
+        cand = np.unique(postings.ids[classes])
+        lower, mass = np.zeros(len(cand)), np.zeros(len(cand))
+        seen = np.zeros((len(cand), len(classes)), dtype=bool)
+        for a, c in enumerate(classes):
+            rows = np.searchsorted(cand, postings.ids[c])  # cand is sorted and holds every id
+            lower[rows] += w[c] * postings.probs[c]
+            mass[rows] += postings.probs[c]
+            seen[rows, a] = True
+        missing = w[classes] * postings.floor[classes]  # the most an absent entry can add
+        # an absent probability is at most the list's floor and at most what the image's known
+        # probabilities leave of 1 (they sum to 1 over all classes)
+        left = np.clip(1.0 - mass, 0.0, 1.0)[:, None]
+        upper = lower + (~seen * w[classes] * np.minimum(postings.floor[classes], left)).sum(1)
+        order = np.lexsort((cand, -lower))[:k]
+        rest = np.setdiff1d(np.arange(len(cand)), order)
+        best_outside = max(float(missing.sum()), float(upper[rest].max()) if len(rest) else 0.0)
+        exact = bool(len(order) == k and lower[order[-1]] >= best_outside)
+        return lower[order], cand[order], exact
 
     def __repr__(self) -> str:
         n = "unfitted" if self.class_names is None else f"{len(self.class_names)} classes"
