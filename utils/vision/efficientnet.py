@@ -11,7 +11,9 @@ quantise to int8 well. **Never call the upstream ``set_swish()``** on them: it r
 swish and silently corrupts every feature (:class:`EfficientNetEmbedder` refuses to load a model
 whose activation is not ReLU6).
 
-Preprocessing (inside the module, so the exported ONNX graph carries it too):
+Preprocessing (inside the module; an ONNX export traced at the network's input size carries the
+channel expansion and the scaling, but no resize, because the trace sees none: a server must
+resize, and flip the polarity of Fashion-MNIST images, itself, under a parity test):
 
 1. pixels in [0, 1] (the book's image convention, :func:`utils.image_search.check_images`);
 2. one grey channel is repeated to three (RGB); three channels are kept;
@@ -81,7 +83,8 @@ class EfficientNetEmbedder(nn.Module):
     """Images ``(B, C, H, W)`` in [0, 1], C in {1, 3} -> ``(B, 1280)`` features or ImageNet logits.
 
     Wrap it in :class:`utils.image_search.TorchEncoder` to embed NumPy batches, or export it with
-    :func:`utils.export.export_onnx` (the preprocessing is part of the graph).
+    :func:`utils.export.export_onnx` (channel expansion and scaling go into the graph; a resize
+    only where the traced input size differs from ``input_size``).
     ``backbone`` defaults to a fresh pretrained Lite0 built for ``input_size``.
     """
 

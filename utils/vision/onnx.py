@@ -3,8 +3,9 @@
 :func:`cached_onnx` returns the path of
 ``data/cache/efficientnet_lite0/lite0_{size}_c{channels}_{variant}.onnx`` (or under
 ``$MLSD_DATA_CACHE``), building it on first use with :func:`utils.export.export_onnx`
-(input: (batch, 1 or 3, H, W) pixels in [0, 1]; the preprocessing of
-:class:`~utils.vision.efficientnet.EfficientNetEmbedder` is part of the graph) and
+(input: (batch, 1 or 3, input_size, input_size) pixels in [0, 1]; the graph holds the grey->RGB
+expansion and the scaling of :class:`~utils.vision.efficientnet.EfficientNetEmbedder`, not the
+resize) and
 :func:`utils.export.quantize_onnx` for the int8 variants:
 
 - ``"fp32"``: the exported model, checked against PyTorch on a fixed input (minimum cosine
