@@ -137,14 +137,7 @@ def finetune_embedder(
         model = FineTunedEmbedder(EfficientNetEmbedder(input_size), dim)
         for p in model.embedder.parameters():
             p.requires_grad_(mode == "full")
-        kwargs = dict(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            margin=margin,
-            temperature=temperature,
-        )
+        kwargs = _loop_kwargs(epochs, batch_size, lr, seed, margin, temperature)
         if mode == "linear":
             _fit_head(model, _batched(model.embedder, X), y_idx, loss, kwargs)
         elif mode == "last_block":
@@ -207,6 +200,18 @@ def _check_training(labels, n, what, input_size, dim, epochs, batch_size, lr, ba
     return input_size, dim, epochs, batch_size, y_idx
 
 
+def _loop_kwargs(epochs, batch_size, lr, seed, margin, temperature) -> dict:
+    """The keyword arguments every mode passes to ``fit_metric_model``."""
+    return dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        margin=margin,
+        temperature=temperature,
+    )
+
+
 def _fit_head(model: FineTunedEmbedder, feats: torch.Tensor, y_idx, loss: str, kwargs) -> None:
     """Train only the projection head on frozen 1280-d features (the ``"linear"`` mode)."""
     fit_metric_model(model.head, feats, y_idx, loss, **kwargs)
@@ -259,14 +264,7 @@ def linear_probe_from_features(
     input_size, dim, epochs, batch_size, y_idx = _check_training(
         labels, X.shape[0], "feature row", input_size, dim, epochs, batch_size, lr
     )
-    kwargs = dict(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        margin=margin,
-        temperature=temperature,
-    )
+    kwargs = _loop_kwargs(epochs, batch_size, lr, seed, margin, temperature)
     with torch_threads(num_threads):
         torch.manual_seed(seed)
         model = FineTunedEmbedder(EfficientNetEmbedder(input_size), dim)
