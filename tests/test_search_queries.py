@@ -103,3 +103,9 @@ def test_bad_arguments(films, kwargs, err, match):
 def test_films_must_have_the_columns(films):
     with pytest.raises(ValueError, match="missing columns"):
         simulate_queries(films.drop(columns=["cast"]), 5)
+
+
+def test_a_catalogue_too_small_for_a_kind_is_named(films):
+    few = films.iloc[:40]
+    with pytest.raises(ValueError, match="too small for 'person'"):
+        simulate_queries(few, 50, mix={"person": 1.0}, seed=0)

@@ -85,7 +85,10 @@ def encode_texts(
     emb = np.ascontiguousarray(emb, dtype=np.float32)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, emb)
+        # write under a unique name, then rename: two labs encoding at once never read half a file
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, emb)
+        os.replace(tmp, path)
     return emb
 
 

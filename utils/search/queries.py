@@ -234,6 +234,19 @@ def simulate_queries(
     ]
     directors = sorted(p for p, rows in cat.directed.items() if len(rows) >= 3)
     long_titles = [i for i, t in enumerate(cat.titles) if len(t.split()) >= 3]
+    pools = {
+        "known_item": cat.searchable,
+        "partial_title": long_titles,
+        "facet": facets,
+        "person": directors,
+        "mismatch": syn_facets,
+    }
+    for j in np.unique(kinds):
+        if len(pools[KINDS[int(j)]]) == 0:
+            raise ValueError(
+                f"films is too small for {KINDS[int(j)]!r} queries (no film, facet or person "
+                f"qualifies); pass a larger catalogue or a mix without {KINDS[int(j)]!r}"
+            )
     out: list[Query] = []
     for k in kinds:
         kind = KINDS[int(k)]
