@@ -1,0 +1,133 @@
+"""utils.search.spell: OSA distance, symmetric-delete candidates, corrections on real titles."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from utils.search.engine import film_records, video_catalogue
+from utils.search.spell import SpellCorrector, document_frequencies, osa_distance
+
+
+@pytest.fixture(scope="module")
+def titles():
+    return video_catalogue(None)["title"].tolist()  # all 17,470 real titles
+
+
+@pytest.fixture(scope="module")
+def speller(titles):
+    return SpellCorrector.from_docs(titles)
+
+
+def test_osa_distance_known_values():
+    assert osa_distance("kitten", "sitting") == 3
+    assert osa_distance("ab", "ba") == 1  # one transposition
+    assert osa_distance("ca", "abc") == 3  # OSA edits no substring twice (true DL gives 2)
+    assert osa_distance("", "abc") == 3
+    assert osa_distance("vertgio", "vertigo") == 1
+    assert osa_distance("kitten", "sitting", limit=1) == 2
+    with pytest.raises(TypeError):
+        osa_distance("a", None)
+    with pytest.raises(ValueError, match="limit"):
+        osa_distance("a", "b", limit=-1)
+
+
+_words = st.text(alphabet="abcde", min_size=0, max_size=7)
+
+
+def _levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_words, _words, st.integers(0, 3))
+def test_osa_is_symmetric_bounded_by_levenshtein_and_limit_is_exact(a, b, limit):
+    d = osa_distance(a, b)
+    assert d == osa_distance(b, a)
+    assert abs(len(a) - len(b)) <= d <= _levenshtein(a, b)
+    assert osa_distance(a, b, limit) == min(d, limit + 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="abcd", min_size=1, max_size=6), min_size=1, max_size=30))
+def test_symmetric_delete_finds_every_term_within_the_bound(vocab):
+    """The candidates equal a brute-force scan of the vocabulary (nothing missed)."""
+    sc = SpellCorrector(dict.fromkeys(vocab, 1), max_distance=2)
+    for token in ["abcd", "dcba", "aabb", "abc", "bd", "abcdab"]:
+        bound = 1 if len(token) <= 4 else 2
+        brute = {t for t in sc.vocabulary if osa_distance(token, t) <= bound}
+        assert {t for t, _, _ in sc.suggestions(token)} == brute
+
+
+def test_corrects_typos_in_real_titles(speller):
+    assert speller.correct("the godfater") == "the godfather"
+    assert speller.correct("Casablanka") == "casablanca"
+    assert speller.correct("sevn samurai") == "seven samurai"  # a deletion
+    assert speller.correct("vertgio") == "vertigo"  # a transposition
+    assert speller.correct("the shawshenk redemption") == "the shawshank redemption"
+    assert speller.correct("2001 a space odysey") == "2001 a space odyssey"
+
+
+def test_correct_queries_digits_and_short_tokens_are_unchanged(speller, titles):
+    for q in ["the godfather", "citizen kane", "amelie", "terminator 2 judgment day"]:
+        assert speller.correct(q) == q
+    assert speller.correct("Amélie") == "amelie"  # normalised like the index, not changed
+    assert speller.correct_token("1968") == "1968"
+    assert speller.correct_token("19x8") == "19x8"  # has a digit: left alone
+    assert speller.correct_token("xq") == "xq"  # shorter than min_length
+
+
+def test_unigram_frequency_can_pick_the_wrong_word(speller):
+    """No context: 'wras' is one edit from both 'was' and 'wars'; the more frequent wins."""
+    hits = speller.suggestions("wras")
+    assert {"was", "wars"} <= {t for t, d, _ in hits if d == 1}
+    assert speller.correct("star wras") == "star was"
+
+
+def test_suggestions_respect_the_distance_bound_and_order(speller):
+    for token in ["godfater", "odysey", "runer", "knigth", "xyzzyqw"]:
+        hits = speller.suggestions(token)
+        bound = 1 if len(token) <= 4 else 2
+        assert all(osa_distance(token, t) == d <= bound for t, d, _ in hits)
+        keys = [(d, -f, t) for t, d, f in hits]
+        assert keys == sorted(keys)
+    assert speller.suggestions("xyzzyqw") == []
+    assert speller.correct_token("xyzzyqw") == "xyzzyqw"  # no candidate: unchanged
+
+
+def test_document_frequencies_from_records():
+    films = video_catalogue(50, seed=1)
+    df = document_frequencies(film_records(films))
+    assert df["the"] <= 50
+    assert all(isinstance(v, int) and v >= 1 for v in df.values())
+    assert document_frequencies(["a b a", "b c"]) == {"a": 1, "b": 2, "c": 1}
+
+
+def test_bad_input_errors(speller):
+    with pytest.raises(ValueError, match="no searchable token"):
+        speller.correct("  !! ")
+    with pytest.raises(TypeError, match="query"):
+        speller.correct(None)
+    with pytest.raises(ValueError, match="token"):
+        speller.suggestions("two words")
+    with pytest.raises(TypeError, match="queries"):
+        speller.correct_many("one string")
+    with pytest.raises(ValueError, match="vocabulary"):
+        SpellCorrector({})
+    with pytest.raises(ValueError, match="normalised token"):
+        SpellCorrector({"Two Words": 3})
+    with pytest.raises(ValueError, match="positive int"):
+        SpellCorrector({"word": 0})
+    with pytest.raises(ValueError, match="max_distance"):
+        SpellCorrector({"word": 1}, max_distance=3)
+    with pytest.raises(ValueError, match="at least one token"):
+        document_frequencies(["", "?!"])
+    with pytest.raises(TypeError, match="docs"):
+        document_frequencies("a string")
