@@ -84,11 +84,17 @@ def test_correct_queries_digits_and_short_tokens_are_unchanged(speller, titles):
     assert speller.correct_token("xq") == "xq"  # shorter than min_length
 
 
-def test_unigram_frequency_can_pick_the_wrong_word(speller):
-    """No context: 'wras' is one edit from both 'was' and 'wars'; the more frequent wins."""
+def test_the_query_context_breaks_ties_among_the_closest_words(speller):
+    """'wras' is one edit from both 'was' and 'wars'; alone, the more frequent word wins; in
+    'star wras' the index knows that only 'wars' co-occurs with 'star'."""
     hits = speller.suggestions("wras")
     assert {"was", "wars"} <= {t for t, d, _ in hits if d == 1}
-    assert speller.correct("star wras") == "star was"
+    assert speller.vocabulary["was"] > speller.vocabulary["wars"]
+    assert speller.correct_token("wras") == "was"
+    assert speller.correct("star wras") == "star wars"
+    assert speller.correct("grand budapest hotle") == "grand budapest hotel"
+    no_context = SpellCorrector(speller.vocabulary)  # frequencies only, no postings
+    assert no_context.correct("star wras") == "star was"
 
 
 def test_suggestions_respect_the_distance_bound_and_order(speller):
@@ -125,6 +131,8 @@ def test_bad_input_errors(speller):
         SpellCorrector({"Two Words": 3})
     with pytest.raises(ValueError, match="positive int"):
         SpellCorrector({"word": 0})
+    with pytest.raises(ValueError, match="postings"):
+        SpellCorrector({"word": 1}, postings={"other": {0}})
     with pytest.raises(ValueError, match="max_distance"):
         SpellCorrector({"word": 1}, max_distance=3)
     with pytest.raises(ValueError, match="at least one token"):

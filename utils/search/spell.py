@@ -2,7 +2,8 @@
 
 The dictionary is the index: every token of the catalogue's records with its *document
 frequency* (how many films contain it, :func:`document_frequencies`), so a correction can only
-produce a word that retrieves something. A query token is corrected independently of the others:
+produce a word that retrieves something. Each query token is corrected on its own, with the
+query's other words as context only to break ties:
 
 1. tokens that are in the vocabulary, contain a digit ("1960s", "2001"), or are shorter than
    ``min_length`` are left alone;
@@ -16,7 +17,12 @@ produce a word that retrieves something. A query token is corrected independentl
    insertion, deletion, substitution, transposition of adjacent characters, no substring edited
    twice) and kept if it is within the token's bound: 1 edit for tokens of up to 4 characters,
    ``max_distance`` otherwise;
-4. the smallest distance wins, then the highest document frequency, then alphabetical order.
+4. the smallest distance wins; among candidates at that distance, the one found in most
+   documents that also hold all of the query's other known tokens (when the corrector has the
+   postings, as :meth:`SpellCorrector.from_docs` builds it; the index arbitrates, as Solr's
+   spell-check collation does by re-running the corrected query); then the highest document
+   frequency, then alphabetical order. Without context "hotle" becomes "hole" (4 films) rather
+   than "hotel" (2); in "grand budapest hotle" only "hotel" co-occurs with the other words.
 
 What it cannot fix: a typo that makes another real word ("cat" -> "car": both are known, so
 neither is touched), split or merged words ("star wars" typed "starwars"), and words the
@@ -25,7 +31,6 @@ catalogue does not contain (it corrects towards the catalogue, not towards Engli
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from .._checks import check_positive_int
@@ -34,21 +39,26 @@ from .bm25 import tokenize
 __all__ = ["SpellCorrector", "document_frequencies", "osa_distance"]
 
 
-def document_frequencies(docs: Iterable[str | Mapping[str, str]]) -> dict[str, int]:
-    """Token -> number of documents containing it; a document is a text or a ``{field: text}``
-    record (e.g. :func:`utils.search.engine.film_records`), whose fields are pooled."""
+def _postings(docs: Iterable[str | Mapping[str, str]]) -> dict[str, set[int]]:
     if isinstance(docs, str | Mapping):
         raise TypeError("docs must be a sequence of texts or {field: text} records")
-    df: Counter[str] = Counter()
+    out: dict[str, set[int]] = {}
     for i, d in enumerate(docs):
         if isinstance(d, Mapping):
             d = " ".join(str(v) for v in d.values() if v is not None)
         if not isinstance(d, str):
             raise TypeError(f"docs[{i}] must be a str or a mapping, got {type(d).__name__}")
-        df.update(set(tokenize(d)))
-    if not df:
+        for t in set(tokenize(d)):
+            out.setdefault(t, set()).add(i)
+    if not out:
         raise ValueError("docs must hold at least one token (letters or digits)")
-    return dict(df)
+    return out
+
+
+def document_frequencies(docs: Iterable[str | Mapping[str, str]]) -> dict[str, int]:
+    """Token -> number of documents containing it; a document is a text or a ``{field: text}``
+    record (e.g. :func:`utils.search.engine.film_records`), whose fields are pooled."""
+    return {t: len(ids) for t, ids in _postings(docs).items()}
 
 
 def osa_distance(a: str, b: str, limit: int | None = None) -> int:
@@ -90,11 +100,17 @@ def _deletes(word: str, depth: int) -> set[str]:
 class SpellCorrector:
     """Corrects query tokens towards the vocabulary ``{token: document frequency}``.
 
-    ``SpellCorrector.from_docs(film_records(films))`` builds it from the catalogue.
+    ``SpellCorrector.from_docs(film_records(films))`` builds it from the catalogue, with the
+    ``postings`` (token -> set of document ids) that let a query's other words break ties.
     """
 
     def __init__(
-        self, vocabulary: Mapping[str, int], *, max_distance: int = 2, min_length: int = 3
+        self,
+        vocabulary: Mapping[str, int],
+        *,
+        postings: Mapping[str, set[int]] | None = None,
+        max_distance: int = 2,
+        min_length: int = 3,
     ) -> None:
         if not isinstance(vocabulary, Mapping) or not vocabulary:
             raise ValueError("vocabulary must be a non-empty mapping {token: frequency}")
@@ -108,6 +124,9 @@ class SpellCorrector:
         self.max_distance = int(max_distance)
         self.min_length = check_positive_int(min_length, "min_length")
         self.vocabulary = dict(vocabulary)
+        if postings is not None and set(postings) != set(self.vocabulary):
+            raise ValueError("postings must have exactly the vocabulary's tokens as keys")
+        self.postings = postings
         # delete string -> the term (one) or the terms (a list) it comes from
         self._index: dict[str, str | list[str]] = {}
         index = self._index
@@ -123,7 +142,8 @@ class SpellCorrector:
 
     @classmethod
     def from_docs(cls, docs: Iterable[str | Mapping[str, str]], **kwargs) -> SpellCorrector:
-        return cls(document_frequencies(docs), **kwargs)
+        post = _postings(docs)
+        return cls({t: len(ids) for t, ids in post.items()}, postings=post, **kwargs)
 
     def _bound(self, token: str) -> int:
         return 1 if len(token) <= 4 else self.max_distance
@@ -143,9 +163,10 @@ class SpellCorrector:
         hits = [(t, dist, self.vocabulary[t]) for t, dist in seen.items() if dist <= bound]
         return sorted(hits, key=lambda h: (h[1], -h[2], h[0]))
 
-    def correct_token(self, token: str) -> str:
+    def correct_token(self, token: str, context: Sequence[str] = ()) -> str:
         """The best suggestion, or ``token`` itself when it is known, has a digit, is short or
-        has no candidate within its bound."""
+        has no candidate within its bound. ``context``: the query's other tokens; those in the
+        vocabulary break ties among the closest candidates (needs ``postings``)."""
         if not isinstance(token, str):
             raise TypeError(f"token must be a str, got {type(token).__name__}")
         if (
@@ -155,7 +176,16 @@ class SpellCorrector:
         ):
             return token
         hits = self.suggestions(token)
-        return hits[0][0] if hits else token
+        if not hits:
+            return token
+        closest = [t for t, d, _ in hits if d == hits[0][1]]
+        known = [c for c in context if c in self.vocabulary and c != token]
+        if len(closest) > 1 and known and self.postings is not None:
+            docs = set.intersection(*(self.postings[c] for c in known))
+            together = [len(self.postings[t] & docs) for t in closest]
+            if max(together) > 0:  # the first maximum keeps the frequency order among ties
+                return closest[together.index(max(together))]
+        return closest[0]
 
     def corrections(self, query: str) -> list[tuple[str, str]]:
         """``(token, corrected)`` for every token of ``query`` (tokenised as the index is)."""
@@ -164,7 +194,7 @@ class SpellCorrector:
         toks = tokenize(query)
         if not toks:
             raise ValueError(f"query {query!r} has no searchable token (letters or digits)")
-        return [(t, self.correct_token(t)) for t in toks]
+        return [(t, self.correct_token(t, toks)) for t in toks]
 
     def correct(self, query: str) -> str:
         """The corrected query: its tokens, corrected, joined by spaces."""
