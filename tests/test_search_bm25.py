@@ -97,3 +97,14 @@ def test_bm25f_with_one_field_equals_bm25_and_weights_move_rankings():
 def test_bad_input_is_named(build, err, match):
     with pytest.raises(err, match=match):
         build()
+
+
+def test_memory_bytes_counts_postings():
+    from utils.search.bm25 import BM25
+
+    idx = BM25().fit(["a b c", "a d", "e"])
+    W = idx._W
+    assert idx.memory_bytes() == W.data.nbytes + W.indices.nbytes + W.indptr.nbytes
+    assert W.nnz == 6  # one posting per distinct (document, term)
+    with pytest.raises(RuntimeError, match="fit"):
+        BM25().memory_bytes()

@@ -9,4 +9,8 @@
   (:func:`~.queries.simulate_queries`: known-item with typos, partial titles, facets, people,
   vocabulary mismatch through a reviewed thesaurus; graded relevance from the metadata) and a
   position-based click model (:func:`~.queries.simulate_clicks`).
+- :mod:`.engine`: the engine every video-search lab shares: the catalogue sample
+  (:func:`~.engine.video_catalogue`), BM25F + MiniLM dense retrieval with RRF
+  (:class:`~.engine.VideoSearchEngine`), ranker features, LightGBM lambdarank
+  (:func:`~.engine.fit_ranker`) and per-query evaluation (:func:`~.engine.evaluate`).
 """

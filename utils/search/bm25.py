@@ -135,6 +135,13 @@ class BM25:
             raise RuntimeError("call fit() before scoring")
         return self._W
 
+    def memory_bytes(self) -> int:
+        """Bytes of the fitted score matrix as stored (CSC: one float64 score and one int32 row
+        id per posting, plus column pointers): the in-memory size of this inverted index,
+        without the vocabulary dictionary."""
+        W = self._check_fitted()
+        return int(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes)
+
     def query_terms(self, query: object) -> list[int]:
         """Distinct known term ids of ``query`` (unknown terms score nothing)."""
         if not isinstance(query, str):
