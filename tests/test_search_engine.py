@@ -122,6 +122,11 @@ def test_features_use_query_and_catalogue_only(engine, queries):
     pd.testing.assert_frame_equal(F, F2)
     assert F["bm25_rank"].between(1, 31).all() and F["dense_rank"].between(1, 31).all()
     assert F["title_trigram_sim"].between(0, 1).all()
+    # passing the retrieval lists the caller already has gives the same rows
+    lists = (engine.search_bm25(qs, 30), engine.search_dense(qs, 30))
+    pd.testing.assert_frame_equal(F, engine.features(qs, cand, depth=30, retrieved=lists))
+    with pytest.raises(ValueError, match="one list per query"):
+        engine.features(qs, cand, depth=30, retrieved=(lists[0][:3], lists[1]))
     with pytest.raises(ValueError, match="outside"):
         engine.features(qs[:1], [np.array([10**6])])
     with pytest.raises(ValueError, match="lists for"):

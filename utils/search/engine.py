@@ -280,6 +280,7 @@ class VideoSearchEngine:
         *,
         depth: int = 100,
         query_vectors: np.ndarray | None = None,
+        retrieved: tuple[Sequence, Sequence] | None = None,
     ) -> pd.DataFrame:
         """One row per (query, candidate) with the columns of :data:`FEATURES` plus ``qid`` and
         ``doc``. Lexical: BM25F and per-field BM25 scores, BM25F rank (``depth + 1`` when the
@@ -287,14 +288,24 @@ class VideoSearchEngine:
         score; title match: exact, prefix, token overlap (share of query tokens in the title),
         character-trigram Jaccard (survives typos); the query's length in tokens; document
         priors: log(1 + critic reviews), Tomatometer (NaN where missing), year. Computed from
-        the query and the catalogue only, never from relevance labels."""
+        the query and the catalogue only, never from relevance labels.
+
+        ``retrieved``: the ``(search_bm25(queries, depth), search_dense(queries, depth))`` lists
+        the caller already has (a serving path retrieves once); by default both are re-run."""
         texts = _texts(queries)
         if len(candidates) != len(texts):
             raise ValueError(f"candidates has {len(candidates)} lists for {len(texts)} queries")
         depth = check_positive_int(depth, "depth")
         Q = self.encode_queries(texts) if query_vectors is None else query_vectors
-        lex = self.search_bm25(texts, depth)
-        den = self.search_dense(texts, depth, Q)
+        if retrieved is None:
+            lex = self.search_bm25(texts, depth)
+            den = self.search_dense(texts, depth, Q)
+        else:
+            if not isinstance(retrieved, tuple) or len(retrieved) != 2:
+                raise TypeError("retrieved must be a (bm25 lists, dense lists) pair")
+            lex, den = retrieved
+            if len(lex) != len(texts) or len(den) != len(texts):
+                raise ValueError(f"retrieved must hold one list per query ({len(texts)}) in each")
         rows = []
         for qi, (t, cand) in enumerate(zip(texts, candidates, strict=True)):
             cand = np.asarray(cand, dtype=np.int64)
