@@ -21,8 +21,9 @@ query's other words as context only to break ties:
    documents that also hold all of the query's other known tokens (when the corrector has the
    postings, as :meth:`SpellCorrector.from_docs` builds it; the index arbitrates, as Solr's
    spell-check collation does by re-running the corrected query); then the highest document
-   frequency, then alphabetical order. Without context "hotle" becomes "hole" (4 films) rather
-   than "hotel" (2); in "grand budapest hotle" only "hotel" co-occurs with the other words.
+   frequency, then alphabetical order. In the labs' 5,000-film sample, without context "hotle"
+   becomes "hole" (4 films) rather than "hotel" (2); in "grand budapest hotle" only "hotel"
+   co-occurs with the other words.
 
 What it cannot fix: a typo that makes another real word ("cat" -> "car": both are known, so
 neither is touched), split or merged words ("star wars" typed "starwars"), and words the
