@@ -9,6 +9,9 @@
   (:func:`~.queries.simulate_queries`: known-item with typos, partial titles, facets, people,
   vocabulary mismatch through a reviewed thesaurus; graded relevance from the metadata) and a
   position-based click model (:func:`~.queries.simulate_clicks`).
+- :mod:`.spell`: query spelling correction over the catalogue's own vocabulary
+  (:class:`~.spell.SpellCorrector`: symmetric-delete candidates, optimal-string-alignment
+  distance, ties broken by the query's other words).
 - :mod:`.engine`: the engine every video-search lab shares: the catalogue sample
   (:func:`~.engine.video_catalogue`), BM25F + MiniLM dense retrieval with RRF
   (:class:`~.engine.VideoSearchEngine`), ranker features, LightGBM lambdarank

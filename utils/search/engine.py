@@ -197,7 +197,8 @@ class VideoSearchEngine:
         self.embeddings = emb
         self.dense_index = FaissIndex(emb.shape[1], "Flat", metric="ip").add(emb)
         self._titles = self.films["title"].str.lower().to_numpy()
-        self._title_tokens = [set(tokenize(t)) for t in self._titles]
+        self._title_norm = [" ".join(tokenize(t)) for t in self._titles]
+        self._title_tokens = [set(t.split()) for t in self._title_norm]
         self._title_grams = [_trigrams(t) for t in self._titles]
         reviews = self.films["n_reviews"] if "n_reviews" in self.films else np.nan
         self._log_reviews = np.log1p(np.asarray(reviews, dtype=float) * np.ones(len(self.films)))
@@ -321,7 +322,7 @@ class VideoSearchEngine:
             cos = self.embeddings[cand] @ np.asarray(Q[qi], dtype=np.float32)
             fields = {f: idx.scores(t)[cand] for f, idx in self.field_bm25.items()}
             for j, d in enumerate(cand.tolist()):
-                title_norm = " ".join(tokenize(self._titles[d]))
+                title_norm = self._title_norm[d]
                 grams = self._title_grams[d]
                 lr, dr = lex_rank.get(d, depth + 1), den_rank.get(d, depth + 1)
                 rows.append(
