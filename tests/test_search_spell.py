@@ -55,15 +55,53 @@ def test_osa_is_symmetric_bounded_by_levenshtein_and_limit_is_exact(a, b, limit)
     assert osa_distance(a, b, limit) == min(d, limit + 1)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet="abcd", min_size=1, max_size=6), min_size=1, max_size=30))
-def test_symmetric_delete_finds_every_term_within_the_bound(vocab):
-    """The candidates equal a brute-force scan of the vocabulary (nothing missed)."""
-    sc = SpellCorrector(dict.fromkeys(vocab, 1), max_distance=2)
-    for token in ["abcd", "dcba", "aabb", "abc", "bd", "abcdab"]:
-        bound = 1 if len(token) <= 4 else 2
-        brute = {t for t in sc.vocabulary if osa_distance(token, t) <= bound}
-        assert {t for t, _, _ in sc.suggestions(token)} == brute
+def _brute_force(sc, token):
+    bound = 1 if len(token) <= 4 else sc.max_distance
+    return {t for t in sc.vocabulary if osa_distance(token, t) <= bound}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abcd", min_size=1, max_size=7), min_size=1, max_size=30),
+    st.lists(st.text(alphabet="abcd", min_size=1, max_size=9), min_size=1, max_size=5),
+    st.sampled_from([1, 2]),
+)
+def test_symmetric_delete_finds_every_term_within_the_bound(vocab, probes, max_distance):
+    """The candidates equal a brute-force scan of the vocabulary (nothing missed, nothing
+    extra) for random probes of 1-9 letters, so both bounds (1 edit up to 4 letters,
+    ``max_distance`` above) and both settings of ``max_distance`` are exercised."""
+    sc = SpellCorrector(dict.fromkeys(vocab, 1), max_distance=max_distance)
+    for token in probes:
+        assert {t for t, _, _ in sc.suggestions(token)} == _brute_force(sc, token)
+
+
+def test_symmetric_delete_is_complete_on_real_query_tokens():
+    """The same check on the real catalogue vocabulary: tokens of simulated queries with one to
+    three random edits (seeded), against a brute-force OSA scan of every vocabulary term."""
+    import numpy as np
+
+    from utils.search.bm25 import tokenize
+    from utils.search.queries import add_typos, simulate_queries
+
+    films = video_catalogue(5000, seed=0)
+    sc = SpellCorrector.from_docs(film_records(films))
+    rng = np.random.default_rng(0)
+    queries = simulate_queries(films, 40, seed=3, typo_rate=0.0)
+    tokens = {t for q in queries for t in tokenize(add_typos(q.text, int(rng.integers(1, 4)), rng))}
+    tokens = sorted(t for t in tokens if len(t) >= 3)[:60]
+    assert len(tokens) >= 40
+    by_length: dict[int, list[str]] = {}
+    for t in sc.vocabulary:
+        by_length.setdefault(len(t), []).append(t)
+    for token in tokens:
+        bound = 1 if len(token) <= 4 else sc.max_distance
+        near = (
+            t
+            for n in range(len(token) - bound, len(token) + bound + 1)
+            for t in by_length.get(n, ())
+        )  # OSA >= the length difference
+        brute = {t for t in near if osa_distance(token, t, bound) <= bound}
+        assert {t for t, _, _ in sc.suggestions(token)} == brute, token
 
 
 def test_corrects_typos_in_real_titles(speller):

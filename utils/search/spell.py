@@ -11,12 +11,15 @@ query's other words as context only to break ties:
    vocabulary term is stored under each string obtained by deleting up to ``max_distance`` of
    its characters; at query time the token's own deletes are looked up. Two strings within
    Damerau-Levenshtein distance ``d`` share a string reachable by at most ``d`` deletes from
-   each side (a substitution or a transposition is one delete on each side), so no candidate
-   within the bound is missed, and no insert/substitute alphabet is ever enumerated;
-3. each candidate is verified with the *optimal string alignment* distance (Damerau, 1964:
-   insertion, deletion, substitution, transposition of adjacent characters, no substring edited
-   twice) and kept if it is within the token's bound: 1 edit for tokens of up to 4 characters,
-   ``max_distance`` otherwise;
+   each side (an insertion or a deletion is one delete on the longer side only; a substitution
+   or a transposition is one delete on each side), so no candidate within the bound is missed,
+   and no insert/substitute alphabet is ever enumerated;
+3. each candidate is verified with the *optimal string alignment* distance (the restricted
+   Damerau-Levenshtein distance: the four edit types of Damerau (1964), insertion, deletion,
+   substitution and transposition of adjacent characters, counted by a dynamic programme that
+   edits no substring twice; the restriction is the programme's, not Damerau's) and kept if it
+   is within the token's bound: 1 edit for tokens of up to 4 characters, ``max_distance``
+   otherwise;
 4. the smallest distance wins; among candidates at that distance, the one found in most
    documents that also hold all of the query's other known tokens (when the corrector has the
    postings, as :meth:`SpellCorrector.from_docs` builds it; the index arbitrates, as Solr's
