@@ -60,6 +60,19 @@ def clip_path(name: str) -> Path:
     return path
 
 
+def check_video_path(path: object) -> str:
+    """``path`` as a str after checking it names an existing, non-empty file (clear errors for a
+    wrong type, a missing file or an empty one; a corrupt file is caught by the decoder)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"video file {os.fspath(p)!r} does not exist")
+    if p.stat().st_size == 0:
+        raise ValueError(f"video file {os.fspath(p)!r} is empty (0 bytes)")
+    return os.fspath(p)
+
+
 def decode_frames(
     path: str | os.PathLike,
     *,
@@ -71,13 +84,7 @@ def decode_frames(
     as RGB, resized to ``size = (width, height)`` by FFmpeg's scaler when given."""
     import av
 
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"video file {os.fspath(p)!r} does not exist")
-    if p.stat().st_size == 0:
-        raise ValueError(f"video file {os.fspath(p)!r} is empty (0 bytes)")
+    path = check_video_path(path)
     step = check_positive_int(step, "step")
     if max_frames is not None:
         max_frames = check_positive_int(max_frames, "max_frames")
@@ -91,9 +98,9 @@ def decode_frames(
     images, times, index = [], [], []
     n = 0
     try:
-        with av.open(os.fspath(p)) as container:
+        with av.open(path) as container:
             if not container.streams.video:
-                raise ValueError(f"video file {os.fspath(p)!r} has no video stream")
+                raise ValueError(f"video file {path!r} has no video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate) if stream.average_rate else float("nan")
             for frame in container.decode(stream):
@@ -106,7 +113,7 @@ def decode_frames(
                     index.append(n)
                 n += 1
     except av.error.FFmpegError as exc:
-        raise ValueError(f"video file {os.fspath(p)!r} is corrupt or not a video: {exc}") from exc
+        raise ValueError(f"video file {path!r} is corrupt or not a video: {exc}") from exc
     if not images:
-        raise ValueError(f"video file {os.fspath(p)!r} decoded to no frames")
+        raise ValueError(f"video file {path!r} decoded to no frames")
     return Frames(np.stack(images), np.array(times), np.array(index), fps, n)

@@ -39,12 +39,11 @@ without reading the packets; PyAV reads them with one demux pass). Errors follow
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from .._checks import check_positive_int
-from .decode import Frames
+from .decode import Frames, check_video_path
 
 __all__ = [
     "decode_by_seeking",
@@ -53,17 +52,6 @@ __all__ = [
     "frame_timestamps",
     "keyframe_index",
 ]
-
-
-def _check_path(path: object) -> str:
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"video file {os.fspath(p)!r} does not exist")
-    if p.stat().st_size == 0:
-        raise ValueError(f"video file {os.fspath(p)!r} is empty (0 bytes)")
-    return os.fspath(p)
 
 
 def _check_size(size: object) -> tuple[int, int] | None:
@@ -118,14 +106,14 @@ def _presentation_pts(path: str) -> tuple[np.ndarray, np.ndarray]:
 def frame_timestamps(path: str | os.PathLike) -> np.ndarray:
     """Presentation timestamps (in the stream's time base) of every frame, sorted, read from
     the packets without decoding: the input :func:`decode_by_seeking` seeks by."""
-    pts, _ = _presentation_pts(_check_path(path))
+    pts, _ = _presentation_pts(check_video_path(path))
     return pts
 
 
 def keyframe_index(path: str | os.PathLike) -> np.ndarray:
     """Frame numbers (presentation order, from 0) of the stream's keyframes, read from the
     packets' keyframe flags without decoding anything."""
-    _, key = _presentation_pts(_check_path(path))
+    _, key = _presentation_pts(check_video_path(path))
     return np.flatnonzero(key)
 
 
@@ -176,7 +164,7 @@ def decode_keyframes(path: str | os.PathLike, *, size: tuple[int, int] | None = 
     """Decode the keyframes only (the decoder skips every other frame) in one pass over the
     packets: RGB images, their times and frame numbers; ``n_total`` is the number of frames
     decoded (= keyframes)."""
-    return _skipping_pass(_check_path(path), "NONKEY", _check_size(size), None)
+    return _skipping_pass(check_video_path(path), "NONKEY", _check_size(size), None)
 
 
 def decode_reference_frames(
@@ -192,7 +180,7 @@ def decode_reference_frames(
         isinstance(every_s, bool) or not isinstance(every_s, int | float) or not every_s > 0
     ):
         raise ValueError(f"every_s must be a positive number of seconds, got {every_s!r}")
-    return _skipping_pass(_check_path(path), "NONREF", _check_size(size), every_s)
+    return _skipping_pass(check_video_path(path), "NONREF", _check_size(size), every_s)
 
 
 def decode_by_seeking(
@@ -211,7 +199,7 @@ def decode_by_seeking(
     frame came out), which exceeds the frame count when GOPs are long."""
     import av
 
-    p = _check_path(path)
+    p = check_video_path(path)
     step = check_positive_int(step, "step")
     size = _check_size(size)
     pts_all = _presentation_pts(p)[0] if pts is None else np.asarray(pts)
