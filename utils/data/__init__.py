@@ -52,6 +52,7 @@ from .mnist import load_mnist_5k
 from .movielens import GENRES, MovieLens, load_movielens_100k
 from .photos import load_sample_photos, photo_tiles, resize_short_side
 from .side_features import movielens_item_texts, movielens_side_features
+from .spam_assassin import load_spam_assassin, parse_email
 from .splits import stratified_split, temporal_split
 from .synthetic import (
     attractiveness_from_rating,
@@ -91,10 +92,12 @@ __all__ = [
     "load_mnist_5k",
     "load_movielens_100k",
     "load_sample_photos",
+    "load_spam_assassin",
     "load_wordpiece_embeddings",
     "movielens_clicks",
     "movielens_item_texts",
     "movielens_side_features",
+    "parse_email",
     "photo_tiles",
     "resize_short_side",
     "simulate_position_bias",
