@@ -3,4 +3,8 @@
 - :mod:`.metrics`: operating points fixed by recall (:func:`~.metrics.threshold_at_recall`),
   precision at another prevalence (:func:`~.metrics.precision_at_prevalence`) and Wilson
   intervals for rates measured on few items (:func:`~.metrics.wilson_interval`).
+- :mod:`.detectors`: the compared detectors (word and character n-gram logistic regression,
+  MiniLM + logistic regression, LightGBM on metadata stacked with the n-gram scores),
+  out-of-fold scores for every message (:func:`~.detectors.oof_scores`, cached) and hard-ham /
+  easy-ham false-positive rates at a spam-recall target (:func:`~.detectors.rates_at_recall`).
 """

@@ -1,0 +1,97 @@
+"""utils.moderation.detectors: features, out-of-fold scores and rates at a recall target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils.data import load_spam_assassin
+from utils.moderation.detectors import (
+    MODELS,
+    make_text_model,
+    message_text,
+    metadata_features,
+    ngram_counts,
+    oof_scores,
+    rates_at_recall,
+)
+
+
+@pytest.fixture(scope="module")
+def emails():
+    """A stratified 900-message sample of the real corpus (all 250 hard ham kept)."""
+    e = load_spam_assassin()
+    hard = e[e["hard_ham"]]
+    rest = e[~e["hard_ham"]].groupby("label", group_keys=False).sample(325, random_state=0)
+    return pd.concat([hard, rest]).sort_index().reset_index(drop=True)
+
+
+def test_text_and_metadata(emails):
+    texts = message_text(emails)
+    assert len(texts) == len(emails) and texts[0].startswith(str(emails["subject"].iloc[0]))
+    assert (
+        max(len(t) for t in message_text(emails, 50)) <= 50 + emails["subject"].str.len().max() + 1
+    )
+    m = metadata_features(emails)
+    assert len(m) == len(emails) and np.isfinite(m.to_numpy()).all()
+    assert {"html", "n_urls", "date_missing", "freemail"} <= set(m.columns)
+    with pytest.raises(ValueError, match="missing columns"):
+        metadata_features(emails.drop(columns=["body"]))
+
+
+def test_counts_and_pipeline_agree(emails):
+    texts = message_text(emails)
+    X = ngram_counts(texts, "word")
+    assert X.shape[0] == len(emails) and (X.sum(axis=0) > 0).all()
+    y = emails["label"].to_numpy()
+    model = make_text_model("tfidf_lr").fit(texts, y)
+    assert model.predict_proba(texts)[:, 1][y == 1].mean() > 0.8  # fits its own data
+    with pytest.raises(ValueError, match="kind"):
+        ngram_counts(texts, "bytes")
+
+
+@pytest.mark.parametrize("model", ["tfidf_lr", "char_lr"])
+def test_oof_scores_are_out_of_fold_and_cached(emails, model, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLSD_DATA_CACHE", str(tmp_path))
+    s = oof_scores(emails, model, n_splits=3)
+    assert s.shape == (len(emails),) and np.isfinite(s).all()
+    assert (tmp_path / "moderation").is_dir() and any((tmp_path / "moderation").iterdir())
+    np.testing.assert_array_equal(s, oof_scores(emails, model, n_splits=3))  # read back
+    np.testing.assert_allclose(s, oof_scores(emails, model, n_splits=3, cache=False))
+    # out of fold: a model fitted on all rows scores its own training spam higher than OOF does
+    texts, y = message_text(emails), emails["label"].to_numpy()
+    in_sample = make_text_model(model).fit(texts, y).predict_proba(texts)[:, 1]
+    assert in_sample[y == 1].mean() > s[y == 1].mean()
+
+
+def test_stacked_model_uses_given_text_scores(emails, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLSD_DATA_CACHE", str(tmp_path))
+    ts = {m: oof_scores(emails, m, n_splits=3) for m in ("tfidf_lr", "char_lr")}
+    s = oof_scores(emails, "lgbm_meta", n_splits=3, text_scores=ts)
+    assert s.shape == (len(emails),) and 0 <= s.min() and s.max() <= 1
+    with pytest.raises(ValueError, match="one score per message"):
+        oof_scores(emails, "lgbm_meta", n_splits=3, text_scores={"tfidf_lr": np.zeros(3)})
+
+
+def test_rates_at_recall(emails, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLSD_DATA_CACHE", str(tmp_path))
+    s = oof_scores(emails, "tfidf_lr", n_splits=3)
+    r = rates_at_recall(emails, s, 0.95)
+    assert r["recall"] >= 0.95 and r["n_hard"] == 250
+    assert r["hard_low"] <= r["hard_fpr"] <= r["hard_high"]
+    assert r["hard_fp"] == int((s[emails["hard_ham"].to_numpy()] >= r["threshold"]).sum())
+    # the borderline slice is where the errors are
+    assert r["hard_fpr"] > r["easy_fpr"]
+    with pytest.raises(ValueError, match="one score per message"):
+        rates_at_recall(emails, s[:-1])
+
+
+def test_bad_arguments(emails):
+    with pytest.raises(ValueError, match="model"):
+        oof_scores(emails, "bert")
+    with pytest.raises(ValueError, match="n_splits"):
+        oof_scores(emails, "tfidf_lr", n_splits=1)
+    with pytest.raises(TypeError, match="DataFrame"):
+        message_text(["a"])
+    assert set(MODELS) == {"tfidf_lr", "char_lr", "minilm_lr", "lgbm_meta"}
