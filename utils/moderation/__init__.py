@@ -7,4 +7,10 @@
   MiniLM + logistic regression, LightGBM on metadata stacked with the n-gram scores),
   out-of-fold scores for every message (:func:`~.detectors.oof_scores`, cached) and hard-ham /
   easy-ham false-positive rates at a spam-recall target (:func:`~.detectors.rates_at_recall`).
+- :mod:`.perturb`: a seeded obfuscation generator (leetspeak, zero-width characters, homoglyphs,
+  spacing, HTML splits; :func:`~.perturb.perturb`) and the defence that undoes what can be undone
+  without a dictionary (:func:`~.perturb.normalize`).
+- :mod:`.queue`: a seeded discrete-event day of moderation with per-action thresholds and a
+  capacity-limited review queue (:func:`~.queue.simulate_moderation_day`): harmful exposure,
+  false removals, reviewer utilisation, waits.
 """
