@@ -437,6 +437,16 @@ def test_similar_texts_are_closer(embeddings):
     assert sim[2, 3] > sim[2, 0] and sim[2, 3] > sim[2, 1]
 
 
+def test_encode_texts_token_limit_is_cached_apart_and_checked(embeddings, text_cache):
+    short = encode_texts(TEXTS, cache=text_cache, max_tokens=8)
+    assert short.shape == embeddings.shape
+    assert embedding_cache_path(TEXTS, text_cache, 8) != embedding_cache_path(TEXTS, text_cache)
+    assert embedding_cache_path(TEXTS, text_cache, 8).exists()
+    np.testing.assert_allclose(np.linalg.norm(short, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="max_tokens"):
+        encode_texts(TEXTS, cache=text_cache, max_tokens=4)
+
+
 def test_encode_texts_cache_hit_returns_the_same_array(embeddings, text_cache, monkeypatch):
     path = _cache_file(text_cache, TEXTS)
     assert path.exists()

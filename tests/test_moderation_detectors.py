@@ -9,6 +9,7 @@ import pytest
 from utils.data import load_spam_assassin
 from utils.moderation.detectors import (
     MODELS,
+    header_text,
     make_text_model,
     message_text,
     metadata_features,
@@ -65,13 +66,30 @@ def test_oof_scores_are_out_of_fold_and_cached(emails, model, tmp_path, monkeypa
     assert in_sample[y == 1].mean() > s[y == 1].mean()
 
 
-def test_stacked_model_uses_given_text_scores(emails, tmp_path, monkeypatch):
+def test_stacker_is_nested_and_header_model_reads_headers(emails, tmp_path, monkeypatch):
     monkeypatch.setenv("MLSD_DATA_CACHE", str(tmp_path))
-    ts = {m: oof_scores(emails, m, n_splits=3) for m in ("tfidf_lr", "char_lr")}
-    s = oof_scores(emails, "lgbm_meta", n_splits=3, text_scores=ts)
+    s = oof_scores(emails, "lgbm_meta", n_splits=3)
     assert s.shape == (len(emails),) and 0 <= s.min() and s.max() <= 1
-    with pytest.raises(ValueError, match="one score per message"):
-        oof_scores(emails, "lgbm_meta", n_splits=3, text_scores={"tfidf_lr": np.zeros(3)})
+    y = emails["label"].to_numpy()
+    assert s[y == 1].mean() > s[y == 0].mean() + 0.5
+    # nested: every base score a stacker fold trains on comes from an inner fit without that row
+    import utils.moderation.detectors as D
+
+    seen = []
+    real = D._fit_score
+
+    def spy(name, X, yy, tr, te, seed, C):
+        assert not set(tr) & set(te)
+        seen.append((set(tr), set(te)))
+        return real(name, X, yy, tr, te, seed, C)
+
+    monkeypatch.setattr(D, "_fit_score", spy)
+    D._oof(emails, "lgbm_meta", 3, 0, 10.0)
+    assert len(seen) == 3 * 2 * (D.INNER_SPLITS + 1)
+    heads = header_text(emails)
+    assert heads[0].lower().count("received:") >= 1 and heads[0].endswith(message_text(emails)[0])
+    with pytest.raises(ValueError, match="raw"):
+        header_text(emails.drop(columns=["raw"]))
 
 
 def test_rates_at_recall(emails, tmp_path, monkeypatch):
@@ -94,4 +112,4 @@ def test_bad_arguments(emails):
         oof_scores(emails, "tfidf_lr", n_splits=1)
     with pytest.raises(TypeError, match="DataFrame"):
         message_text(["a"])
-    assert set(MODELS) == {"tfidf_lr", "char_lr", "minilm_lr", "lgbm_meta"}
+    assert set(MODELS) == {"tfidf_lr", "char_lr", "header_lr", "minilm_lr", "lgbm_meta", "stack"}

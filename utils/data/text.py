@@ -45,11 +45,15 @@ def _encoder():
     return SentenceTransformer(str(model_path()), device="cpu")
 
 
-def embedding_cache_path(texts: Sequence[str], cache: str | os.PathLike | None = None) -> Path:
+def embedding_cache_path(
+    texts: Sequence[str], cache: str | os.PathLike | None = None, max_tokens: int | None = None
+) -> Path:
     """Where ``encode_texts`` caches these texts: the SHA-1 of their JSON list (unambiguous,
-    unlike joining with a separator that a text may itself contain)."""
+    unlike joining with a separator that a text may itself contain), plus the token limit when
+    one is set."""
     digest = hashlib.sha1(json.dumps(list(texts)).encode("utf-8")).hexdigest()
-    return cache_dir(cache) / "minilm" / f"{digest}.npy"
+    suffix = "" if max_tokens is None else f"_t{max_tokens}"
+    return cache_dir(cache) / "minilm" / f"{digest}{suffix}.npy"
 
 
 def encode_texts(
@@ -58,8 +62,13 @@ def encode_texts(
     batch_size: int = 64,
     use_cache: bool = True,
     cache: str | os.PathLike | None = None,
+    max_tokens: int | None = None,
 ) -> np.ndarray:
     """Encode ``texts`` into an (n, 384) float32 array of unit-norm MiniLM embeddings.
+
+    ``max_tokens`` cuts each text at that many word pieces (the encoder's own limit is 256);
+    attention costs grow with the longest text in a batch, so 64 pieces encode about 3.5x faster
+    than 256 on two cores for email-length texts.
 
     Results are cached in ``data/cache/minilm/<sha1 of the JSON list of texts>.npy``; a cached
     file of the wrong shape or with non-finite values is ignored and rewritten.
@@ -71,7 +80,10 @@ def encode_texts(
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if bad:
         raise TypeError(f"texts must all be str; item {bad[0]} is {type(texts[bad[0]]).__name__}")
-    path = embedding_cache_path(texts, cache)
+    bad_limit = isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+    if max_tokens is not None and (bad_limit or not 8 <= max_tokens <= 256):
+        raise ValueError(f"max_tokens must be an int from 8 to 256 or None, got {max_tokens!r}")
+    path = embedding_cache_path(texts, cache, max_tokens)
     if use_cache and path.exists():
         try:
             emb = np.load(path)
@@ -79,9 +91,16 @@ def encode_texts(
                 return emb
         except (OSError, ValueError):
             pass  # corrupt file: re-encode below
-    emb = _encoder().encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-    )
+    enc = _encoder()
+    limit = enc.max_seq_length
+    try:
+        if max_tokens is not None:
+            enc.max_seq_length = min(limit, max_tokens)
+        emb = enc.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+    finally:
+        enc.max_seq_length = limit
     emb = np.ascontiguousarray(emb, dtype=np.float32)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,17 @@ is an ordinary scikit-learn or LightGBM estimator, so the labs differ only in wh
   obfuscation that splits or alters words;
 - ``"minilm_lr"``: the bundled MiniLM sentence embedding of the subject and the first
   ``MINILM_CHARS`` characters of the body, and logistic regression;
+- ``"header_lr"``: word uni- and bigrams over the raw header block (relays, mailers, sender
+  domains: a sender-reputation signal a mail system has before it reads a word) and the message
+  text, tokens keeping dots and hyphens so ``mail.example.com`` stays one term;
 - ``"lgbm_meta"``: LightGBM on :func:`metadata_features` (header and structure signals) plus the
-  out-of-fold scores of the two n-gram models (stacking: a text score is a feature, computed
-  without the message's own label).
+  scores of the two body n-gram models (stacking: a text score is a feature);
+- ``"stack"``: the same LightGBM over the metadata and the scores of all four text models.
+
+Stacking is nested: inside each outer fold the base models' scores for the training rows come
+from an inner cross-validation over those rows only, and the held-out rows are scored by base
+models fitted on the whole training part, so no score a stacker sees was made with the label of
+a message it is evaluated on.
 
 :func:`oof_scores` gives every message a score from a model that never saw it (stratified K-fold
 by group, so hard ham is spread over the folds): with only 250 hard-ham messages, a held-out
@@ -32,8 +40,11 @@ from .metrics import threshold_at_recall, wilson_interval
 
 __all__ = [
     "MINILM_CHARS",
+    "MINILM_TOKENS",
     "MODELS",
+    "STACK_BASES",
     "TEXT_CHARS",
+    "header_text",
     "make_text_model",
     "message_text",
     "metadata_features",
@@ -42,9 +53,19 @@ __all__ = [
     "rates_at_recall",
 ]
 
-MODELS = ("tfidf_lr", "char_lr", "minilm_lr", "lgbm_meta")
-#: Characters of the body the MiniLM model reads (its encoder truncates at 256 word pieces).
+MODELS = ("tfidf_lr", "char_lr", "header_lr", "minilm_lr", "lgbm_meta", "stack")
+#: Base models each stacker reads, besides :func:`metadata_features`.
+STACK_BASES = {
+    "lgbm_meta": ("tfidf_lr", "char_lr"),
+    "stack": ("tfidf_lr", "char_lr", "header_lr", "minilm_lr"),
+}
+#: Characters of the raw header block the header model reads.
+HEADER_CHARS = 3000
+#: Characters of the body the MiniLM model reads, and the word pieces it keeps of subject + body:
+#: 64 pieces (the median message would need 94) encode the corpus in about 45 s on two cores
+#: instead of about 3 min at the encoder's own limit of 256.
 MINILM_CHARS = 300
+MINILM_TOKENS = 64
 #: Characters of the body the n-gram models read: spam shows itself early, and the longest
 #: bodies (up to 160k characters of HTML newsletters) would dominate the cost.
 TEXT_CHARS = 3000
@@ -72,6 +93,19 @@ def message_text(emails: pd.DataFrame, max_chars: int | None = TEXT_CHARS) -> li
         f"{s or ''}\n{(b or '')[cut]}"
         for s, b in zip(emails["subject"], emails["body"], strict=True)
     ]
+
+
+def header_text(emails: pd.DataFrame) -> list[str]:
+    """The raw header block of each message (up to the first blank line, at most
+    :data:`HEADER_CHARS` characters), a newline, then :func:`message_text`."""
+    emails = _check_emails(emails)
+    if "raw" not in emails:
+        raise ValueError("emails is missing column 'raw' (the header model reads the headers)")
+    heads = []
+    for raw in emails["raw"].fillna("").astype(str):
+        cut = raw.find("\n\n")
+        heads.append((raw if cut < 0 else raw[:cut])[:HEADER_CHARS])
+    return [f"{h}\n{t}" for h, t in zip(heads, message_text(emails), strict=True)]
 
 
 def metadata_features(emails: pd.DataFrame) -> pd.DataFrame:
@@ -113,15 +147,20 @@ def metadata_features(emails: pd.DataFrame) -> pd.DataFrame:
 def _count_vectorizer(kind: str):
     from sklearn.feature_extraction.text import CountVectorizer
 
-    kind = check_choice(kind, "kind", ("word", "char"))
+    kind = check_choice(kind, "kind", ("word", "char", "header"))
     if kind == "word":
         return CountVectorizer(ngram_range=(1, 2), min_df=2, dtype=np.float32)
+    if kind == "header":
+        return CountVectorizer(
+            ngram_range=(1, 2), min_df=2, dtype=np.float32, token_pattern=r"(?u)\b\w[\w.-]+\b"
+        )
     return CountVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, dtype=np.float32)
 
 
 def ngram_counts(texts: list[str], kind: str = "word"):
-    """Sparse term counts of ``texts``: word uni+bigrams (``"word"``) or character 3-5-grams
-    inside word boundaries (``"char"``), keeping terms found in at least 2 texts. The vocabulary
+    """Sparse term counts of ``texts``: word uni+bigrams (``"word"``), character 3-5-grams
+    inside word boundaries (``"char"``) or word uni+bigrams whose tokens keep dots and hyphens
+    (``"header"``, for :func:`header_text`), keeping terms found in at least 2 texts. The vocabulary
     uses no labels, so it is built once over all messages and every fold re-weights the same
     counts (the TF-IDF weights and the classifier are fitted on the training fold only)."""
     return _count_vectorizer(kind).fit_transform(texts)
@@ -129,19 +168,23 @@ def ngram_counts(texts: list[str], kind: str = "word"):
 
 def make_text_model(name: str, seed: int = 0, C: float = 10.0):
     """An unfitted scikit-learn pipeline from text to a spam probability for ``"tfidf_lr"`` or
-    ``"char_lr"``: the counts of :func:`ngram_counts`, sublinear TF-IDF and L2 logistic
-    regression (``C``: inverse regularisation strength), as the out-of-fold scores use them; the
-    model one would fit on all labelled messages and serve."""
+    ``"char_lr"`` (or ``"header_lr"``, fed :func:`header_text`): the counts of
+    :func:`ngram_counts`, sublinear TF-IDF and L2 logistic regression (``C``: inverse
+    regularisation strength), as the out-of-fold scores use them; the model one would fit on all
+    labelled messages and serve."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    name = check_choice(name, "name", ("tfidf_lr", "char_lr"))
+    name = check_choice(name, "name", ("tfidf_lr", "char_lr", "header_lr"))
     return make_pipeline(
-        _count_vectorizer("word" if name == "tfidf_lr" else "char"),
+        _count_vectorizer(_KIND[name]),
         TfidfTransformer(sublinear_tf=True),
         LogisticRegression(C=C, max_iter=2000, solver="liblinear", random_state=seed),
     )
+
+
+_KIND = {"tfidf_lr": "word", "char_lr": "char", "header_lr": "header"}
 
 
 def _fit_score_counts(X, y, tr, te, seed: int, C: float) -> np.ndarray:
@@ -154,12 +197,15 @@ def _fit_score_counts(X, y, tr, te, seed: int, C: float) -> np.ndarray:
     return lr.predict_proba(tf.transform(X[te]))[:, 1]
 
 
+def _strata(emails: pd.DataFrame) -> np.ndarray:
+    return emails["group"].astype(str).str.replace(r"-\d+$", "", regex=True).to_numpy()
+
+
 def _folds(emails: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import StratifiedKFold
 
-    strata = emails["group"].astype(str).str.replace(r"-\d+$", "", regex=True).to_numpy()
     skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return list(skf.split(np.zeros(len(emails)), strata))
+    return list(skf.split(np.zeros(len(emails)), _strata(emails)))
 
 
 def _minilm(emails: pd.DataFrame) -> np.ndarray:
@@ -169,7 +215,7 @@ def _minilm(emails: pd.DataFrame) -> np.ndarray:
         f"{s or ''}. {(b or '')[:MINILM_CHARS]}"
         for s, b in zip(emails["subject"], emails["body"], strict=True)
     ]
-    return encode_texts(texts)
+    return encode_texts(texts, max_tokens=MINILM_TOKENS)
 
 
 def oof_scores(
@@ -179,25 +225,23 @@ def oof_scores(
     n_splits: int = 5,
     seed: int = 0,
     C: float = 10.0,
-    text_scores: dict[str, np.ndarray] | None = None,
     cache: bool = True,
 ) -> np.ndarray:
     """Out-of-fold spam scores of ``model`` (one of :data:`MODELS`) for every row of
     ``emails``: each message is scored by a model fitted on the other folds (stratified by
-    group). ``"lgbm_meta"`` stacks :func:`metadata_features` with out-of-fold ``tfidf_lr`` and
-    ``char_lr`` scores (pass them as ``text_scores`` to avoid refitting; they must come from the
-    same folds, i.e. the same ``n_splits`` and ``seed``).
+    group). The stackers (``"lgbm_meta"``, ``"stack"``) are nested: see the module docstring.
 
     With ``cache`` the scores are stored under ``<data cache>/moderation/`` keyed by the model,
     its settings and a digest of the messages' ids, labels and texts, and read back on the next
-    call (the n-gram and MiniLM arms take tens of seconds to minutes on two cores)."""
+    call (on two cores the n-gram arms take seconds, MiniLM about 45 s to encode the corpus once,
+    the nested stackers up to a minute)."""
     emails = _check_emails(emails)
     model = check_choice(model, "model", MODELS)
     n_splits = check_positive_int(n_splits, "n_splits")
     if n_splits < 2:
         raise ValueError("n_splits must be at least 2")
     path = None
-    if cache and text_scores is None:
+    if cache:
         path = _oof_cache_path(emails, model, n_splits, seed, C)
         if path.exists():
             try:
@@ -206,7 +250,7 @@ def oof_scores(
                     return cached
             except (OSError, ValueError):
                 pass  # corrupt: recompute below
-    out = _oof(emails, model, n_splits, seed, C, text_scores)
+    out = _oof(emails, model, n_splits, seed, C)
     if path is not None:
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
         np.save(tmp, out)
@@ -221,57 +265,75 @@ def _oof_cache_path(emails: pd.DataFrame, model: str, n_splits: int, seed: int, 
     for col in ("id", "label", "subject", "body"):
         if col in emails:
             h.update("\x00".join(map(str, emails[col].tolist())).encode("utf-8", "replace"))
-    h.update(f"{model}|{n_splits}|{seed}|{C!r}|{TEXT_CHARS}|{MINILM_CHARS}|v1".encode())
+    h.update(
+        f"{model}|{n_splits}|{seed}|{C!r}|{TEXT_CHARS}|{MINILM_CHARS}|{MINILM_TOKENS}|{HEADER_CHARS}|{INNER_SPLITS}|v2".encode()
+    )
     folder = cache_dir() / "moderation"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"oof_{model}_{h.hexdigest()[:16]}.npy"
 
 
-def _oof(
-    emails: pd.DataFrame,
-    model: str,
-    n_splits: int,
-    seed: int,
-    C: float,
-    text_scores: dict[str, np.ndarray] | None,
-) -> np.ndarray:
+def _base_matrix(emails: pd.DataFrame, name: str):
+    if name == "minilm_lr":
+        return _minilm(emails)
+    texts = header_text(emails) if name == "header_lr" else message_text(emails)
+    return ngram_counts(texts, _KIND[name])
+
+
+def _fit_score(name: str, X, y, tr, te, seed: int, C: float) -> np.ndarray:
+    if name == "minilm_lr":
+        from sklearn.linear_model import LogisticRegression
+
+        m = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(X[tr], y[tr])
+        return m.predict_proba(X[te])[:, 1]
+    return _fit_score_counts(X, y, tr, te, seed, C)
+
+
+#: Inner folds of the nested stacking.
+INNER_SPLITS = 3
+
+
+def _stacked_fold(mats, meta, y, strata, tr, te, seed: int, C: float) -> np.ndarray:
+    import lightgbm as lgb
+    from sklearn.model_selection import StratifiedKFold
+
+    inner = StratifiedKFold(n_splits=INNER_SPLITS, shuffle=True, random_state=seed)
+    f_tr = np.zeros((len(tr), len(mats)))
+    f_te = np.zeros((len(te), len(mats)))
+    for j, (name, X) in enumerate(mats.items()):
+        for itr, ite in inner.split(np.zeros(len(tr)), strata[tr]):
+            f_tr[ite, j] = _fit_score(name, X, y, tr[itr], tr[ite], seed, C)
+        f_te[:, j] = _fit_score(name, X, y, tr, te, seed, C)
+    cols = [f"score_{n}" for n in mats]
+    x_tr = meta.iloc[tr].assign(**dict(zip(cols, f_tr.T, strict=True)))
+    x_te = meta.iloc[te].assign(**dict(zip(cols, f_te.T, strict=True)))
+    m = lgb.LGBMClassifier(
+        n_estimators=200,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=20,
+        random_state=seed,
+        n_jobs=1,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    ).fit(x_tr, y[tr])
+    return m.predict_proba(x_te)[:, 1]
+
+
+def _oof(emails: pd.DataFrame, model: str, n_splits: int, seed: int, C: float) -> np.ndarray:
     y = emails["label"].to_numpy().astype(int)
     folds = _folds(emails, n_splits, seed)
     out = np.full(len(emails), np.nan)
-    if model in ("tfidf_lr", "char_lr"):
-        X = ngram_counts(message_text(emails), "word" if model == "tfidf_lr" else "char")
+    if model in STACK_BASES:
+        mats = {name: _base_matrix(emails, name) for name in STACK_BASES[model]}
+        meta, strata = metadata_features(emails), _strata(emails)
         for tr, te in folds:
-            out[te] = _fit_score_counts(X, y, tr, te, seed, C)
-    elif model == "minilm_lr":
-        from sklearn.linear_model import LogisticRegression
-
-        X = _minilm(emails)
-        for tr, te in folds:
-            m = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(X[tr], y[tr])
-            out[te] = m.predict_proba(X[te])[:, 1]
-    else:
-        import lightgbm as lgb
-
-        ts = dict(text_scores or {})
-        for name in ("tfidf_lr", "char_lr"):
-            if name not in ts:
-                ts[name] = oof_scores(emails, name, n_splits=n_splits, seed=seed, C=C)
-            if np.shape(ts[name]) != (len(emails),):
-                raise ValueError(f"text_scores[{name!r}] must hold one score per message")
-        X = metadata_features(emails).assign(**{f"score_{k}": v for k, v in ts.items()})
-        for tr, te in folds:
-            m = lgb.LGBMClassifier(
-                n_estimators=200,
-                learning_rate=0.05,
-                num_leaves=15,
-                min_child_samples=20,
-                random_state=seed,
-                n_jobs=1,
-                deterministic=True,
-                force_row_wise=True,
-                verbose=-1,
-            ).fit(X.iloc[tr], y[tr])
-            out[te] = m.predict_proba(X.iloc[te])[:, 1]
+            out[te] = _stacked_fold(mats, meta, y, strata, tr, te, seed, C)
+        return out
+    X = _base_matrix(emails, model)
+    for tr, te in folds:
+        out[te] = _fit_score(model, X, y, tr, te, seed, C)
     return out
 
 
