@@ -3,10 +3,11 @@
 - :mod:`.metrics`: operating points fixed by recall (:func:`~.metrics.threshold_at_recall`),
   precision at another prevalence (:func:`~.metrics.precision_at_prevalence`) and Wilson
   intervals for rates measured on few items (:func:`~.metrics.wilson_interval`).
-- :mod:`.detectors`: the compared detectors (word and character n-gram logistic regression,
-  MiniLM + logistic regression, LightGBM on metadata stacked with the n-gram scores),
-  out-of-fold scores for every message (:func:`~.detectors.oof_scores`, cached) and hard-ham /
-  easy-ham false-positive rates at a spam-recall target (:func:`~.detectors.rates_at_recall`).
+- :mod:`.detectors`: the compared detectors (word, character and header n-gram logistic
+  regression, MiniLM + logistic regression, LightGBM on metadata stacked with the n-gram scores,
+  and a stack of all of them; stacking is nested), out-of-fold scores for every message
+  (:func:`~.detectors.oof_scores`, cached) and hard-ham / easy-ham false-positive rates at a
+  spam-recall target (:func:`~.detectors.rates_at_recall`).
 - :mod:`.perturb`: a seeded obfuscation generator (leetspeak, zero-width characters, homoglyphs,
   spacing, HTML splits; :func:`~.perturb.perturb`) and the defence that undoes what can be undone
   without a dictionary (:func:`~.perturb.normalize`).
