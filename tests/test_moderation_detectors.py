@@ -87,7 +87,17 @@ def test_stacker_is_nested_and_header_model_reads_headers(emails, tmp_path, monk
     D._oof(emails, "lgbm_meta", 3, 0, 10.0)
     assert len(seen) == 3 * 2 * (D.INNER_SPLITS + 1)
     heads = header_text(emails)
-    assert heads[0].lower().count("received:") >= 1 and heads[0].endswith(message_text(emails)[0])
+    every = header_text(emails, fields="all")
+    assert all(h.endswith(t) for h, t in zip(heads, message_text(emails), strict=True))
+    # the sender-side view drops the relay chain and the dates, the full view keeps them
+    texts = message_text(emails)
+    blocks = ["\n" + h[: len(h) - len(t)].lower() for h, t in zip(heads, texts, strict=True)]
+    full = ["\n" + h[: len(h) - len(t)].lower() for h, t in zip(every, texts, strict=True)]
+    assert not any("\nreceived:" in b or "\ndate:" in b or "\nto:" in b for b in blocks)
+    assert sum("\nreceived:" in b for b in full) > 800
+    assert sum("from:" in h.lower() for h in heads) > 0.95 * len(heads)
+    with pytest.raises(ValueError, match="fields"):
+        header_text(emails, fields="some")
     with pytest.raises(ValueError, match="raw"):
         header_text(emails.drop(columns=["raw"]))
 
