@@ -26,7 +26,15 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_choice, check_positive_int
-from .detectors import MINILM_CHARS, MINILM_TOKENS, TEXT_CHARS, header_text, make_text_model
+from .detectors import (
+    HEADER_CHARS,
+    MINILM_CHARS,
+    MINILM_TOKENS,
+    SENDER_HEADERS,
+    TEXT_CHARS,
+    header_text,
+    make_text_model,
+)
 from .detectors import message_text as _message_text
 
 __all__ = [
@@ -133,7 +141,11 @@ def _servable_path(part: pd.DataFrame, name: str, seed: int, C: float):
     for col in ("id", "label"):
         if col in part:
             h.update("\x00".join(map(str, part[col].tolist())).encode())
-    h.update(f"{name}|{seed}|{C!r}|{TEXT_CHARS}|v1".encode())
+    # the feature definitions are part of the key: a pipeline fitted on other header fields or
+    # another text cut must not be served on today's features
+    h.update(
+        f"{name}|{seed}|{C!r}|{TEXT_CHARS}|{HEADER_CHARS}|{','.join(SENDER_HEADERS)}|v2".encode()
+    )
     folder = cache_dir() / "moderation"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"servable_{name}_{h.hexdigest()[:16]}.joblib"
