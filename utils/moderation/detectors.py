@@ -56,6 +56,7 @@ __all__ = [
     "make_text_model",
     "message_text",
     "metadata_features",
+    "minilm_text",
     "ngram_counts",
     "oof_scores",
     "rates_at_recall",
@@ -266,14 +267,20 @@ def _folds(emails: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndar
     return list(skf.split(np.zeros(len(emails)), _strata(emails)))
 
 
-def _minilm(emails: pd.DataFrame) -> np.ndarray:
-    from ..data import encode_texts
-
-    texts = [
+def minilm_text(emails: pd.DataFrame) -> list[str]:
+    """What ``"minilm_lr"`` encodes: the subject, ``". "``, then the first
+    :data:`MINILM_CHARS` body characters (cut at :data:`MINILM_TOKENS` word pieces on encoding)."""
+    emails = _check_emails(emails)
+    return [
         f"{s or ''}. {(b or '')[:MINILM_CHARS]}"
         for s, b in zip(emails["subject"], emails["body"], strict=True)
     ]
-    return encode_texts(texts, max_tokens=MINILM_TOKENS)
+
+
+def _minilm(emails: pd.DataFrame) -> np.ndarray:
+    from ..data import encode_texts
+
+    return encode_texts(minilm_text(emails), max_tokens=MINILM_TOKENS)
 
 
 def oof_scores(

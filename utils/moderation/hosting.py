@@ -28,12 +28,12 @@ import pandas as pd
 from .._checks import check_choice, check_positive_int
 from .detectors import (
     HEADER_CHARS,
-    MINILM_CHARS,
     MINILM_TOKENS,
     SENDER_HEADERS,
     TEXT_CHARS,
     header_text,
     make_text_model,
+    minilm_text,
 )
 from .detectors import message_text as _message_text
 
@@ -51,15 +51,6 @@ __all__ = [
 
 #: Detectors :func:`fit_servable` builds (the stackers are timed as the sum of their parts).
 SERVABLE = ("tfidf_lr", "char_lr", "header_lr", "minilm_lr")
-
-
-def minilm_text(emails: pd.DataFrame) -> list[str]:
-    """What the MiniLM detector encodes: the subject, then the first ``MINILM_CHARS`` body
-    characters (as :mod:`.detectors` builds it for the out-of-fold scores)."""
-    return [
-        f"{s or ''}. {(b or '')[:MINILM_CHARS]}"
-        for s, b in zip(emails["subject"], emails["body"], strict=True)
-    ]
 
 
 class Servable:
