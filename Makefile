@@ -13,7 +13,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # torch/LightGBM slow each other down many times over. Results do not depend on it.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup book test test-fast unit lint nbval execute lab clean
+.PHONY: setup book test test-fast unit lint nbval execute lab clean check-site flashcards
 
 setup: $(VENV)/.installed
 
@@ -44,7 +44,18 @@ NBVAL := $(PY) -m pytest -q -p no:cacheprovider -p tests.labcheck --nbval-lax \
 nbval: setup
 	$(NBVAL) $(or $(LABS),$(NOTEBOOKS))
 
-test: lint unit nbval book
+test: lint unit nbval book check-site
+
+# Every built page opened in headless Chromium with the network blocked (utils/site/check.py):
+# console errors, images, typeset math, unresolved references, internal links and anchors.
+# Screenshots of each part's first page and of every lab go to _build/screenshots/ for review.
+check-site: setup
+	$(PY) -m utils.site.check _build/html --screenshots _build/screenshots
+
+# The chapters' drills as an Anki deck; BOOK_URL is where the built site lives (links on cards).
+BOOK_URL ?= file://$(CURDIR)/_build/html
+flashcards: setup
+	$(PY) -m utils.site.drills flashcards --out _build/flashcards.csv --base-url "$(BOOK_URL)"
 
 # The inner loop: lint, unit tests and only the labs changed since origin/main (or, without that
 # remote, since HEAD), or the ones given as LABS="notebooks/a.ipynb ...".
