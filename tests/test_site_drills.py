@@ -186,3 +186,8 @@ def test_a_backtick_fence_with_a_role_in_its_title_is_an_error():
         D.parse_drills(text, "book/x")
     ok = text.replace("```{", ":::{").replace("\n```\n", "\n:::\n")
     assert D.parse_drills(ok, "book/x")[0].question.startswith("AUC is {glue:text}")
+
+
+def test_card_text_joins_soft_wraps_but_keeps_paragraphs_and_lists():
+    got = D.plain_text("one\ntwo\n\nnext\n- a\n- b", ROOT)
+    assert got == "one two\n\nnext\n- a\n- b"

@@ -534,7 +534,9 @@ def plain_text(myst: str, root: str | Path) -> str:
         return body
 
     text = _ROLE.sub(role, text)
-    return _LINK.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    # join the source's soft line wraps; keep blank lines and list items on their own lines
+    return re.sub(r"(?<!\n)\n(?!\n|\s*(?:[-*+]|\d+\.)\s)", " ", text)
 
 
 def flashcards_csv(root: str | Path, base_url: str = "") -> str:
