@@ -25,11 +25,13 @@ body
 
 ```{dropdown} Q: How big is the index for 10M items?
 :open:
+:class-container: topic-scaling-and-cost
 
 About $4nd$ bytes: {glue:text}`/nb.ipynb::bytes:,.0f` on the lab's corpus.
 ```
 
 :::{dropdown} Q: What is the p99 latency of serving?
+:class-container: topic-serving-and-latency
 Measure it under load.
 :::
 
@@ -50,7 +52,18 @@ def test_parse_finds_drills_only_in_the_drill_section_with_options_stripped():
     assert got[0].answer.startswith("About $4nd$ bytes")
     assert got[0].chapter == "A chapter"
     assert [d.label for d in got] == ["drill-part-ch-1", "drill-part-ch-2"]
-    assert got[1].topic == "Serving and latency"
+    assert [d.topic for d in got] == ["Scaling and cost", "Serving and latency"]
+
+
+def test_a_drill_must_declare_one_known_topic_and_the_error_suggests_one():
+    base = "## Interview drill\n\n```{dropdown} Q: What p99 does the cache give?\n%sx\n```\n"
+    with pytest.raises(ValueError, match="topic-serving-and-latency") as e:
+        D.parse_drills(base % "", "book/x")
+    assert "declares no topic" in str(e.value)
+    with pytest.raises(ValueError, match="exactly one"):
+        D.parse_drills(base % ":class-container: topic-nonsense\n", "book/x")
+    with pytest.raises(ValueError, match="topic must be one of"):
+        D.topic_class("Everything")
 
 
 def test_a_drill_without_q_or_an_unclosed_dropdown_is_an_error():
@@ -180,7 +193,8 @@ def test_make_flashcards_writes_the_file(tmp_path):
 
 def test_a_backtick_fence_with_a_role_in_its_title_is_an_error():
     text = (
-        "## Interview drill\n\n```{dropdown} Q: AUC is {glue:text}`/nb.ipynb::auc:.3f`?\nx\n```\n"
+        "## Interview drill\n\n```{dropdown} Q: AUC is {glue:text}`/nb.ipynb::auc:.3f`?\n"
+        ":class-container: topic-ranking\nx\n```\n"
     )
     with pytest.raises(ValueError, match=r":::\{dropdown\}"):
         D.parse_drills(text, "book/x")

@@ -4,7 +4,8 @@ A drill is a ``{dropdown}`` whose title starts with ``Q:`` inside a chapter's ``
 drill`` (or ``## Final drill``) section; its body is the model answer. This module finds every
 drill of every chapter listed in ``_toc.yml``, gives each a stable label (``drill-<doc>-<n>``,
 the n-th drill of the document; :mod:`utils.site.sphinx_ext` puts the same label on the rendered
-dropdown), sorts it into one of :data:`TOPICS` by keyword rules, and writes
+dropdown), reads the one topic of :data:`TOPICS` its dropdown declares
+(``:class-container: topic-<slug>``; keyword rules suggest one when it is missing), and writes
 
 - the drills index page (:func:`write_index`, run by the Sphinx extension at build time, so the
   page is never edited by hand), and
@@ -42,9 +43,10 @@ EXCLUDED_PREFIXES: tuple[str, ...] = ("book/interview_practice/",)
 
 INDEX_DOC = "book/interview_practice/drills"
 
-# Keyword rules. A drill's score for a topic counts the topic's patterns found in its question
-# (weight 3) and in its answer (weight 1), plus a prior from the chapter's name (weight 2). The
-# highest score wins; ties go to the more specific topic (``_TIE_ORDER``). Lower case throughout.
+# Keyword rules: they suggest a topic for a drill that declares none, and the index reports how
+# often they agree with the declared ones. A drill's score for a topic counts the topic's patterns
+# in its question (weight 3) and answer (weight 1), plus a prior from the chapter's name (weight
+# 2). The highest score wins; ties go to the more specific topic (``_TIE_ORDER``). Lower case.
 _KEYWORDS: dict[str, tuple[str, ...]] = {
     "Retrieval": (
         r"\bretriev",
@@ -325,11 +327,46 @@ def classify(question: str, answer: str = "", docname: str = "") -> str:
     return max(TOPICS, key=lambda t: (score[t], -_TIE_ORDER.index(t)))
 
 
+def topic_class(topic: str) -> str:
+    """The CSS class a drill's dropdown carries to declare ``topic``: ``topic-<slug>``."""
+    if topic not in TOPICS:
+        raise ValueError(f"topic must be one of {TOPICS}, got {topic!r}")
+    return "topic-" + re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")
+
+
+_TOPIC_BY_CLASS = {topic_class(t): t for t in TOPICS}
+
+
+def _declared_topic(options: list[str], docname: str, number: int, question: str, answer: str):
+    classes = [
+        c
+        for opt in options
+        if opt.startswith(":class-container:")
+        for c in opt.split(":", 2)[2].split()
+    ]
+    declared = [c for c in classes if c.startswith("topic-")]
+    where = f"{docname}: drill {number} ({question[:60]!r})"
+    if not declared:
+        hint = topic_class(classify(question, answer, docname))
+        raise ValueError(
+            f"{where} declares no topic: add the line ':class-container: {hint}' under its "
+            f"opening line (the keyword rules suggest it); the topics are "
+            + ", ".join(_TOPIC_BY_CLASS)
+        )
+    if len(declared) > 1 or declared[0] not in _TOPIC_BY_CLASS:
+        raise ValueError(
+            f"{where}: declare exactly one of {', '.join(_TOPIC_BY_CLASS)}, got {declared}"
+        )
+    return _TOPIC_BY_CLASS[declared[0]]
+
+
 def parse_drills(text: str, docname: str) -> list[Drill]:
     """Every drill in one chapter's MyST source, in document order.
 
-    Only dropdowns inside a ``## Interview drill`` / ``## Final drill`` section count; one whose
-    title does not start with ``Q:`` there is an error (it would be silently left out).
+    Only dropdowns inside a ``## Interview drill`` / ``## Final drill`` section count. Each
+    declares its topic with the option ``:class-container: topic-<slug>`` (:func:`topic_class`).
+    A drill whose title does not start with ``Q:`` (it would be silently left out), or that
+    declares no topic or an unknown one, is an error that names the chapter and the drill.
     """
     lines = text.splitlines()
     chapter = next(
@@ -365,20 +402,13 @@ def parse_drills(text: str, docname: str) -> list[Drill]:
                     raise ValueError(
                         f"{docname}: a drill dropdown's title must start with 'Q:', got {title!r}"
                     )
+                options: list[str] = []
                 while body and (_OPTION.match(body[0]) or not body[0].strip()):
-                    body.pop(0)
+                    options.append(body.pop(0))
                 question = title[2:].strip()
                 answer = "\n".join(body).strip()
-                drills.append(
-                    Drill(
-                        docname,
-                        len(drills) + 1,
-                        chapter,
-                        question,
-                        answer,
-                        classify(question, answer, docname),
-                    )
-                )
+                topic = _declared_topic(options, docname, len(drills) + 1, question, answer)
+                drills.append(Drill(docname, len(drills) + 1, chapter, question, answer, topic))
         i += 1
     return drills
 
@@ -427,6 +457,7 @@ def index_markdown(root: str | Path) -> str:
     part_order = list(dict.fromkeys(parts[d.docname] for d in drills))
     by_topic = {t: [d for d in drills if d.topic == t] for t in TOPICS}
     n_docs = len({d.docname for d in drills})
+    agree = sum(classify(d.question, d.answer, d.docname) == d.topic for d in drills)
     out = [
         "# Drills index",
         "",
@@ -439,10 +470,12 @@ def index_markdown(root: str | Path) -> str:
         "open the link.",
         "",
         "This page is generated when the book is built, from the chapters' drill sections, so it "
-        "always holds every drill. A drill sits under one topic, chosen by keyword rules on its "
-        "question and answer and by the chapter it belongs to (`utils/site/drills.py`); many "
-        "drills touch two topics, so read a neighbouring topic too. `make flashcards` turns the "
-        "same drills into an Anki deck.",
+        "always holds every drill. Each drill sits under the one topic its chapter declares for it "
+        "(the dropdown's `:class-container: topic-...` option); many drills touch two topics, so "
+        "read a neighbouring topic too. The keyword rules of `utils/site/drills.py`, which suggest "
+        "a topic when a new drill declares none, agree with the declared topic on "
+        f"{agree} of the {len(drills)} drills. `make flashcards` turns the same drills into an "
+        "Anki deck.",
         "",
         "| Topic | " + " | ".join(p or "Front matter" for p in part_order) + " | All |",
         "|---|" + "---:|" * (len(part_order) + 1),
