@@ -93,6 +93,7 @@ async () => {
   return out;
 }
 """
+_OFFSITE = re.compile(r"^(https?|wss?|ftp)://")
 _REFRESH = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', re.I)
 _RAW_MATH = re.compile(r"\\\(|\\\[|\$\$")
 _RAW_ROLE = re.compile(
@@ -111,6 +112,7 @@ class PageResult:
     n_math: int = 0
     n_images: int = 0
     optional_requests: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -201,36 +203,53 @@ def check_links(html_dir: Path, pages: list[PageResult]) -> list[str]:
     return problems
 
 
+class _Tab:
+    """One browser tab, reused page after page: its listeners report into the current result."""
+
+    def __init__(self, page):
+        self.page = page
+        self.res: PageResult | None = None
+        self.external: list[str] = []
+
+    @classmethod
+    async def open(cls, context) -> _Tab:
+        tab = cls(await context.new_page())
+
+        async def block(r):
+            tab.external.append(r.request.url)
+            await r.abort()
+
+        # Only off-site requests reach Python (Playwright matches the pattern itself), so the
+        # page's own files load without a round trip through this process.
+        await tab.page.route(_OFFSITE, block)
+        tab.page.on(
+            "console", lambda m: m.type == "error" and tab.report(f"console error: {m.text}")
+        )
+        tab.page.on("pageerror", lambda e: tab.report(f"uncaught exception: {e}"))
+        return tab
+
+    def report(self, message: str) -> None:
+        if self.res is not None:
+            self.res.problems.append(message[:240])
+
+
 async def _check_page(
-    browser, html_dir: Path, path: Path, shot: Path | None, timeout_s: float
+    tab: _Tab, html_dir: Path, path: Path, shot: Path | None, timeout_s: float
 ) -> PageResult:
     res = PageResult(str(path.relative_to(html_dir)))
+    t0 = time.perf_counter()
     redirect = _REFRESH.search(path.read_text(errors="replace")[:2000])
     if redirect:  # Jupyter Book's root index.html only forwards to the first page
         res.links = [(path.parent / redirect.group(1)).resolve().as_uri()]
         return res
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await ctx.new_page()
-    external: list[str] = []
-
-    async def route(r):
-        if r.request.url.startswith(("file:", "data:", "blob:", "about:")):
-            await r.continue_()
-        else:
-            external.append(r.request.url)
-            await r.abort()
-
-    await page.route("**/*", route)
-    page.on(
-        "console",
-        lambda m: m.type == "error" and res.problems.append(f"console error: {m.text[:200]}"),
-    )
-    page.on("pageerror", lambda e: res.problems.append(f"uncaught exception: {str(e)[:200]}"))
+    page = tab.page
+    tab.res, tab.external = res, []
     try:
         await page.goto(path.resolve().as_uri(), wait_until="load", timeout=timeout_s * 1000)
         info = await page.evaluate(_PAGE_JS)
         if shot is not None:
             shot.parent.mkdir(parents=True, exist_ok=True)
+            await page.evaluate("() => window.scrollTo(0, 0)")
             await page.screenshot(path=str(shot))
             if info["nTypeset"]:  # and one with the first formula in view, to see it typeset
                 await page.evaluate(
@@ -238,11 +257,13 @@ async def _check_page(
                     ".scrollIntoView({block: 'center'})"
                 )
                 await page.screenshot(path=str(shot.with_name(shot.stem + "__math.png")))
+        await page.goto("about:blank")  # late events of this page land before the next one
     except Exception as exc:  # a page that does not load is a failure, not a crash of the check
         res.problems.append(f"did not load: {type(exc).__name__}: {str(exc)[:200]}")
-        await ctx.close()
-        return res
-    await ctx.close()
+        tab.res = None
+        raise _TabBroken(res) from exc
+    tab.res = None
+    external = tab.external
     # console errors for aborted external requests are reported once, as "needs the network"
     res.problems = [p for p in res.problems if "net::ERR_FAILED" not in p]
     for url in sorted(set(external)):
@@ -281,7 +302,12 @@ async def _check_page(
             res.problems.append(f"image not loaded or zero-size: {img['src'][-120:]}")
     res.links = info["links"]
     res.ids = set(info["ids"])
+    res.seconds = time.perf_counter() - t0
     return res
+
+
+class _TabBroken(Exception):
+    """The tab may be unusable after a failed page; the worker opens a new one."""
 
 
 async def _run(
@@ -289,19 +315,30 @@ async def _run(
 ):
     from playwright.async_api import async_playwright
 
+    results: dict[Path, PageResult] = {}
+    queue: asyncio.Queue[Path] = asyncio.Queue()
+    for p in pages:
+        queue.put_nowait(p)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=find_chromium(), args=list(CHROMIUM_FLAGS)
         )
-        sem = asyncio.Semaphore(workers)
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
 
-        async def one(p: Path) -> PageResult:
-            async with sem:
-                return await _check_page(browser, html_dir, p, shots.get(p), timeout_s)
+        async def worker() -> None:
+            tab = await _Tab.open(context)
+            while not queue.empty():
+                p = queue.get_nowait()
+                try:
+                    results[p] = await _check_page(tab, html_dir, p, shots.get(p), timeout_s)
+                except _TabBroken as broken:
+                    results[p] = broken.args[0]
+                    await tab.page.close()
+                    tab = await _Tab.open(context)
 
-        results = await asyncio.gather(*(one(p) for p in pages))
+        await asyncio.gather(*(worker() for _ in range(min(workers, len(pages)) or 1)))
         await browser.close()
-    return list(results)
+    return [results[p] for p in pages]
 
 
 def screenshot_pages(html_dir: str | Path, root: str | Path = ".") -> list[Path]:
