@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from pathlib import Path
@@ -167,23 +168,29 @@ def test_plain_text_turns_roles_links_and_math_into_card_text():
 
 def test_flashcards_are_an_anki_csv_with_one_row_per_drill():
     text = D.flashcards_csv(ROOT, base_url="https://example.org/book/")
-    header = text.splitlines()[:4]
+    header = text.splitlines()[:5]
     assert header == [
         "#separator:Comma",
-        "#html:false",
-        "#columns:Question,Answer,Link,Tags",
-        "#tags column:4",
+        "#html:true",
+        "#columns:GUID,Question,Answer,Link,Tags",
+        "#guid column:1",
+        "#tags column:5",
     ]
-    rows = list(csv.reader(io.StringIO(text.split("#tags column:4\n", 1)[1])))
+    rows = list(csv.reader(io.StringIO(text.split("#tags column:5\n", 1)[1])))
     drills = D.book_drills(ROOT)
     assert len(rows) == len(drills)
+    assert len({r[0] for r in rows}) == len(rows), "GUIDs must be unique"
     for row, d in zip(rows, drills, strict=True):
-        q, a, link, tags = row
-        assert q and a
+        guid, q, a, link, tags = row
+        assert guid == d.label and q and a
         assert link == f"https://example.org/book/{d.docname}.html#{d.label}"
-        assert a.endswith(link)
-        assert "{glue" not in q + a and "{doc}" not in a
+        assert a.endswith(f'<a href="{link}">{html.escape(d.chapter)}</a>')
+        assert "{glue" not in q + a and "{doc}" not in a and "\n" not in q + a
         assert tags.startswith("mlsd::") and " mlsd::" in tags
+
+
+def test_card_fields_are_escaped_html():
+    assert D._html("a < b & c\nnext") == "a &lt; b &amp; c<br>next"
 
 
 def test_make_flashcards_writes_the_file(tmp_path):

@@ -16,6 +16,7 @@ dropdown), reads the one topic of :data:`TOPICS` its dropdown declares
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from dataclasses import dataclass
@@ -453,7 +454,7 @@ def index_markdown(root: str | Path) -> str:
     """The drills index page (MyST): every drill, grouped by topic, linking to its answer."""
     root = Path(root)
     drills = book_drills(root)
-    parts = _parts(root)
+    parts = {doc: caption or "Front matter" for doc, caption in _parts(root).items()}
     part_order = list(dict.fromkeys(parts[d.docname] for d in drills))
     by_topic = {t: [d for d in drills if d.topic == t] for t in TOPICS}
     n_docs = len({d.docname for d in drills})
@@ -465,29 +466,34 @@ def index_markdown(root: str | Path) -> str:
         " Do not edit: edit the chapter. -->",
         "",
         f"Every interview drill in the book, {len(drills)} questions from {n_docs} chapters, "
-        "grouped by topic. Each question links to its model answer in the chapter, where the "
-        "numbers come from that chapter's lab. Try to answer aloud in two minutes before you "
-        "open the link.",
+        "grouped by topic. Each question names its part and links to its model answer in the "
+        "chapter, which sets the question's scenario; measured numbers in the answers come from "
+        "the chapter's lab where it has one. Try to answer aloud in two minutes before you open "
+        "the link.",
         "",
         "This page is generated when the book is built, from the chapters' drill sections, so it "
-        "always holds every drill. Each drill sits under the one topic its chapter declares for it "
-        "(the dropdown's `:class-container: topic-...` option); many drills touch two topics, so "
-        "read a neighbouring topic too. The keyword rules of `utils/site/drills.py`, which suggest "
-        "a topic when a new drill declares none, agree with the declared topic on "
-        f"{agree} of the {len(drills)} drills. `make flashcards` turns the same drills into an "
+        "always holds every drill. Each drill sits under the one topic its chapter declares for "
+        "it; many drills touch two topics, so read a neighbouring topic too. (Keyword rules, which "
+        "suggest a topic when a new drill declares none, agree with the declared topic on "
+        f"{agree} of the {len(drills)} drills.) `make flashcards` turns the same drills into an "
         "Anki deck.",
         "",
-        "| Topic | " + " | ".join(p or "Front matter" for p in part_order) + " | All |",
-        "|---|" + "---:|" * (len(part_order) + 1),
+        "| Part | " + " | ".join(TOPICS) + " | All |",
+        "|---|" + "---:|" * (len(TOPICS) + 1),
     ]
-    for t in TOPICS:
-        counts = [sum(parts[d.docname] == p for d in by_topic[t]) for p in part_order]
-        out.append(f"| {t} | " + " | ".join(str(c) for c in counts) + f" | {len(by_topic[t])} |")
+    for p in part_order:
+        counts = [sum(parts[d.docname] == p for d in by_topic[t]) for t in TOPICS]
+        out.append(f"| {p} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
+    out.append(
+        "| All | " + " | ".join(str(len(by_topic[t])) for t in TOPICS) + f" | {len(drills)} |"
+    )
     for t in TOPICS:
         out += ["", f"## {t}", ""]
         for d in by_topic[t]:
             title = d.chapter.replace("`", "").replace("<", "").replace(">", "")
-            out.append(f"1. {d.question} ({{ref}}`answer in: {title} <{d.label}>`)")
+            out.append(
+                f"1. *{parts[d.docname]}.* {d.question} ({{ref}}`answer in: {title} <{d.label}>`)"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -573,19 +579,25 @@ def plain_text(myst: str, root: str | Path) -> str:
 
 
 def flashcards_csv(root: str | Path, base_url: str = "") -> str:
-    """Anki-importable CSV text: ``question, answer, link, tags``, one row per drill.
+    """Anki-importable CSV text: ``guid, question, answer, link, tags``, one row per drill.
 
-    The first lines are Anki's file headers (separator, no HTML, column names, the tags column),
-    which Anki 2.1.55 and newer read; older versions can skip them as comments. ``base_url`` is
-    where the built site lives (``https://<user>.github.io/<repo>``, or a local ``file://`` path);
-    links are ``<base_url>/<docname>.html#<drill label>``.
+    The first lines are Anki's file headers (separator, HTML fields, column names, the GUID and
+    tags columns), which Anki 2.1.55 and newer read. The GUID is the drill's label, so a
+    re-import after the book changes updates each card in place (keeping its review history),
+    even where two chapters ask the same question. Fields are HTML: text escaped, line breaks as
+    ``<br>``, the link as an anchor; formulas stay ``\\(...\\)`` for Anki's MathJax.
+    ``base_url`` is where the built site lives (``https://<user>.github.io/<repo>``, or a local
+    ``file://`` path); links are ``<base_url>/<docname>.html#<drill label>``.
     """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a string, got {type(base_url).__name__}")
     root = Path(root)
     parts = _parts(root)
     buf = io.StringIO()
-    buf.write("#separator:Comma\n#html:false\n#columns:Question,Answer,Link,Tags\n#tags column:4\n")
+    buf.write(
+        "#separator:Comma\n#html:true\n#columns:GUID,Question,Answer,Link,Tags\n"
+        "#guid column:1\n#tags column:5\n"
+    )
     w = csv.writer(buf, lineterminator="\n")
     base = base_url.rstrip("/")
     for d in book_drills(root):
@@ -594,9 +606,15 @@ def flashcards_csv(root: str | Path, base_url: str = "") -> str:
             "mlsd::" + re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_")
             for s in (parts[d.docname] or "front matter", d.topic)
         )
-        answer = plain_text(d.answer, root) + f"\n\nIn the book: {link}"
-        w.writerow([plain_text(d.question, root), answer, link, tags])
+        answer = _html(plain_text(d.answer, root)) + (
+            f'<br><br>In the book: <a href="{html.escape(link)}">{html.escape(d.chapter)}</a>'
+        )
+        w.writerow([d.label, _html(plain_text(d.question, root)), answer, link, tags])
     return buf.getvalue()
+
+
+def _html(text: str) -> str:
+    return html.escape(text, quote=False).replace("\n", "<br>")
 
 
 def write_flashcards(root: str | Path, out: str | Path, base_url: str = "") -> Path:
