@@ -450,6 +450,12 @@ def _parts(root: Path) -> dict[str, str]:
     return {doc: caption for caption, doc in toc_documents(root)}
 
 
+def _abbrev(part: str) -> str:
+    """A short column head for a part: its initials (``Video search``: ``VS``), or a short word."""
+    special = {"Core algorithms": "Core", "Graph learning": "Graph"}
+    return special.get(part) or "".join(w[0].upper() for w in part.split() if w[0].isalpha())
+
+
 def index_markdown(root: str | Path) -> str:
     """The drills index page (MyST): every drill, grouped by topic, linking to its answer."""
     root = Path(root)
@@ -478,15 +484,13 @@ def index_markdown(root: str | Path) -> str:
         f"{agree} of the {len(drills)} drills.) `make flashcards` turns the same drills into an "
         "Anki deck.",
         "",
-        "| Part | " + " | ".join(TOPICS) + " | All |",
-        "|---|" + "---:|" * (len(TOPICS) + 1),
+        "| Topic | " + " | ".join(_abbrev(p) for p in part_order) + " | All |",
+        "|---|" + "---:|" * (len(part_order) + 1),
     ]
-    for p in part_order:
-        counts = [sum(parts[d.docname] == p for d in by_topic[t]) for t in TOPICS]
-        out.append(f"| {p} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
-    out.append(
-        "| All | " + " | ".join(str(len(by_topic[t])) for t in TOPICS) + f" | {len(drills)} |"
-    )
+    for t in TOPICS:
+        counts = [sum(parts[d.docname] == p for d in by_topic[t]) for p in part_order]
+        out.append(f"| {t} | " + " | ".join(map(str, counts)) + f" | {len(by_topic[t])} |")
+    out += ["", "Columns: " + "; ".join(f"{_abbrev(p)}, {p}" for p in part_order) + "."]
     for t in TOPICS:
         out += ["", f"## {t}", ""]
         for d in by_topic[t]:
