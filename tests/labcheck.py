@@ -34,7 +34,8 @@ from pathlib import Path
 
 import pytest
 
-GLUE_MIME = "application/papermill.record/text/plain"
+from utils import glued_texts
+
 TIMING_TAG = "nbval-ignore-output"
 DEFAULT_TOLERANCES = Path(__file__).with_name("glue_tolerances.toml")
 
@@ -125,16 +126,11 @@ def load_tolerances(path: str | Path) -> Tolerances:
 def glued_values(outputs) -> dict[str, object]:
     """``{key: value}`` of the ``utils.glue``/``myst_nb.glue`` records among a cell's outputs."""
     found: dict[str, object] = {}
-    for out in outputs or []:
-        meta = out.get("metadata") or {}
-        scrap = meta.get("scrapbook") if isinstance(meta, dict) else None
-        if not scrap or "name" not in scrap:
-            continue
-        text = (out.get("data") or {}).get(GLUE_MIME)
+    for key, text in glued_texts(outputs).items():
         try:
-            found[scrap["name"]] = ast.literal_eval(text) if text is not None else None
+            found[key] = ast.literal_eval(text) if text is not None else None
         except (ValueError, SyntaxError):
-            found[scrap["name"]] = text  # not a literal (an object's repr): compared as text
+            found[key] = text  # not a literal (an object's repr): compared as text
     return found
 
 

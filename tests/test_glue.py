@@ -58,3 +58,19 @@ def test_glue_rejects_non_finite_numbers(recorded, value):
 
 def test_glue_works_outside_a_notebook():
     assert glue("plain_run", np.float64(0.125)) == 0.125  # the real myst_nb.glue, no kernel
+
+
+def test_glued_texts_reads_back_glue_records_and_skips_other_outputs():
+    from utils import GLUE_MIME, glued_texts
+
+    outs = [
+        {
+            "output_type": "display_data",
+            "metadata": {"scrapbook": {"name": "auc"}},
+            "data": {GLUE_MIME: "0.8125"},
+        },
+        {"output_type": "stream", "text": "hello"},
+        {"output_type": "display_data", "metadata": {"scrapbook": {"name": "empty"}}, "data": {}},
+    ]
+    assert glued_texts(outs) == {"auc": "0.8125", "empty": None}
+    assert glued_texts(None) == {}

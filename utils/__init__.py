@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["glue", "seed_everything"]
+__all__ = ["GLUE_MIME", "glue", "glued_texts", "seed_everything"]
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -56,3 +56,23 @@ def glue(name: str, value: object) -> object:
 
     _glue(name, value, display=False)
     return value
+
+
+#: The MIME type under which MyST-NB stores a glued value's text in a notebook output.
+GLUE_MIME = "application/papermill.record/text/plain"
+
+
+def glued_texts(outputs) -> dict[str, str | None]:
+    """``{key: text}`` of the :func:`glue` records among one cell's outputs (the raw text/plain;
+    ``None`` for a record without one).
+
+    The reader of what :func:`glue` writes: the lab checker parses these texts back into values,
+    the flashcards format them as the book does. Outputs without a glue record are skipped.
+    """
+    found: dict[str, str | None] = {}
+    for out in outputs or []:
+        meta = out.get("metadata") or {}
+        scrap = meta.get("scrapbook") if isinstance(meta, dict) else None
+        if scrap and "name" in scrap:
+            found[scrap["name"]] = (out.get("data") or {}).get(GLUE_MIME)
+    return found

@@ -524,17 +524,17 @@ _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 def _glued(notebook: Path) -> dict[str, str]:
     import nbformat
 
+    from utils import glued_texts
+
     if not notebook.is_file():
         raise FileNotFoundError(f"a glue role names {notebook}, which does not exist")
     nb = nbformat.read(notebook, as_version=4)
     found: dict[str, str] = {}
     for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            scrap = (out.get("metadata") or {}).get("scrapbook") or {}
-            data = out.get("data") or {}
-            text = next((v for k, v in data.items() if k.endswith("text/plain")), None)
-            if "name" in scrap and text is not None:
-                found[scrap["name"]] = text
+        if cell.cell_type == "code":
+            found.update(
+                {k: v for k, v in glued_texts(cell.get("outputs")).items() if v is not None}
+            )
     return found
 
 
