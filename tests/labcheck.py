@@ -63,7 +63,6 @@ class Override:
     notebook: str
     keys: list[str]
     band: Band
-    used: bool = False
 
     def matches(self, notebook: str, key: str) -> bool:
         return fnmatch.fnmatchcase(notebook, self.notebook) and any(
@@ -81,7 +80,6 @@ class Tolerances:
     def band(self, notebook: str, key: str) -> Band:
         for ov in reversed(self.overrides):
             if ov.matches(notebook, key):
-                ov.used = True
                 return ov.band
         return self.default
 
