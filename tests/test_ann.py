@@ -537,6 +537,20 @@ def test_sweep_columns_and_recall(small_clustered):
         bench.sweep(ExactIndex(16).add(X), Q, truth_ids[:5])
 
 
+def test_sweep_times_with_the_given_clock(small_clustered):
+    """An injected clock decides QPS: a fake one that advances 0.5 s a call gives 0.5 s per
+    pass, so QPS is exactly len(Q) / 0.5; a clock that is not callable is refused by name."""
+    X, Q = small_clustered
+    truth_ids = exact_knn(X, Q, 5)[1]
+    ticks = iter(np.arange(0.0, 1000.0, 0.5))
+    df = bench.sweep(
+        ExactIndex(16).add(X), Q, truth_ids, k=5, batch=False, warmup=0, clock=lambda: next(ticks)
+    )
+    assert df["qps_single"].tolist() == [len(Q) / 0.5]
+    with pytest.raises(TypeError, match="clock must be a callable"):
+        bench.sweep(ExactIndex(16).add(X), Q, truth_ids, k=5, clock=1.0)
+
+
 SWEEP = pd.DataFrame(
     {
         "index": "toy",
